@@ -1,0 +1,105 @@
+/**
+ * createApp: wires the platform plugin, auth and every feature module over one store, and puts
+ * a thin front before Elysia for what must happen before routing (CORS preflight, the legacy
+ * URL form, client address, access log).
+ */
+import { Elysia } from 'elysia'
+import type { Clock } from './clock'
+import type { Config } from './config'
+import type { Store } from './db/store'
+import { createAuthPlugin } from './http/auth'
+import { Authenticator, type Principal } from './http/authenticator'
+import type { ModuleDeps } from './http/deps'
+import { PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
+import { canonicalUrl } from './http/legacy-url'
+import { createPlatformPlugin } from './http/platform'
+import { RouteTable } from './http/route-table'
+import type { Logger } from './log'
+import { redactUrl } from './log'
+import { healthModule, legacyFallbackModule, openapiModule } from './modules/system'
+import { tagsModule } from './modules/tags'
+import { UsageCounter } from './modules/tokens/usage-counter'
+import { whoamiModule } from './modules/whoami'
+import { newRequestId } from './random'
+import { TokenBuckets } from './ratelimit/token-bucket'
+
+export interface AppDeps {
+  config: Config
+  store: Store
+  clock: Clock
+  logger: Logger
+}
+
+/** Public base URL: the configured one, else derived from host and port. */
+export function publicUrlOf(config: Config): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/$/, '')
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  return `http://${host}:${config.port}`
+}
+
+/** Builds the application. The returned `handle` is what Bun.serve (and tests) call. */
+export function createApp(deps: AppDeps) {
+  const { config, store, clock, logger } = deps
+  const clientIps = new WeakMap<Request, string>()
+  const principals = new WeakMap<Request, Principal>()
+  const buckets = new TokenBuckets(clock)
+  const usage = new UsageCounter(store, clock)
+  const authenticator = new Authenticator(store, clock)
+  const auth = createAuthPlugin({
+    authenticator,
+    buckets,
+    usage,
+    clock,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    clientIp: (req) => clientIps.get(req) ?? 'unknown',
+    onPrincipal: (req, p) => principals.set(req, p),
+  })
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage }
+
+  let routeTable: RouteTable | null = null
+  const routes = () => {
+    routeTable ??= new RouteTable(app.routes)
+    return routeTable
+  }
+
+  const app = new Elysia({ aot: true })
+    .use(createPlatformPlugin({ logger, routes }))
+    .use(healthModule())
+    .use(openapiModule(publicUrlOf(config)))
+    .use(legacyFallbackModule(() => routes().resources))
+    .use(whoamiModule(moduleDeps))
+    .use(tagsModule(moduleDeps))
+
+  /** Handles one request. `ip` is the client address as the server saw it. */
+  async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {
+    const started = performance.now()
+    let req = request
+    let url: URL | null = null
+    if (request.method === 'OPTIONS') {
+      return new Response(null, { status: 204, headers: { ...PREFLIGHT_HEADERS, [REQUEST_ID_HEADER]: newRequestId() } })
+    }
+    if (request.url.includes('.ashx')) {
+      url = new URL(request.url)
+      const canonical = canonicalUrl(url)
+      if (canonical) req = new Request(canonical, request)
+    }
+    clientIps.set(req, ip)
+    const response = await app.handle(req)
+    if (logger.enabled('info')) {
+      url ??= new URL(request.url)
+      logger.info('request', {
+        request_id: response.headers.get(REQUEST_ID_HEADER),
+        method: request.method,
+        path: redactUrl(url.pathname + url.search),
+        status: response.status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        token_id: principals.get(req)?.tokenId ?? null,
+        ip,
+      })
+    }
+    return response
+  }
+
+  return { elysia: app, handle, buckets, usage, authenticator, routes }
+}
+export type App = ReturnType<typeof createApp>

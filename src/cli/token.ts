@@ -1,0 +1,53 @@
+/** `mlc token create|list|revoke|rotate`: the same service the dashboard uses. */
+import { systemClock } from '../clock'
+import { loadConfig } from '../config'
+import { openStore } from '../db/store'
+import { createToken, listTokens, revokeToken, rotateToken } from '../modules/tokens/service'
+import { type FlagSpec, parseFlags, positiveInt, required, UsageError } from './args'
+import { emit, table } from './output'
+
+const FLAGS: FlagSpec = {
+  site: { type: 'string' },
+  scopes: { type: 'string' },
+  name: { type: 'string' },
+  json: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+}
+
+export const TOKEN_HELP = `mlc token create --site ID --scopes read|read,write [--name NAME] [--json]
+mlc token list --site ID [--json]
+mlc token revoke ID
+mlc token rotate ID [--json]
+  The raw token is printed once (create, rotate); only its SHA-256 is stored.`
+
+/** Runs a token subcommand. */
+export function tokenCommand(argv: string[], env: Record<string, string | undefined>): void {
+  const [sub, ...rest] = argv
+  const { values, positionals } = parseFlags(rest, FLAGS)
+  const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
+  const json = Boolean(values.json)
+  const store = openStore(config.dataDir)
+  try {
+    if (sub === 'create') {
+      const out = createToken(store, systemClock, {
+        siteId: positiveInt(required(values, 'site'), '--site'),
+        scopes: required(values, 'scopes'),
+        name: values.name as string | undefined,
+      })
+      emit(json, out, () => `${out.token}\n(token ${out.id} for site ${out.site_id}, scopes ${out.scopes.join(',')}; shown once, store it now)`)
+    } else if (sub === 'list') {
+      const rows = listTokens(store, positiveInt(required(values, 'site'), '--site'))
+      emit(json, rows, () => table(rows, ['id', 'name', 'prefix', 'scopes', 'request_count', 'created_utc', 'last_used_utc', 'revoked_utc']))
+    } else if (sub === 'revoke') {
+      const out = revokeToken(store, systemClock, positiveInt(positionals[0], 'token ID'))
+      emit(json, out, () => `revoked token ${out.id}`)
+    } else if (sub === 'rotate') {
+      const out = rotateToken(store, positiveInt(positionals[0], 'token ID'))
+      emit(json, out, () => `${out.token}\n(token ${out.id} rotated; the old value no longer works)`)
+    } else {
+      throw new UsageError(`unknown token command "${sub ?? ''}"; use create, list, revoke or rotate`)
+    }
+  } finally {
+    store.close()
+  }
+}

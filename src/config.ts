@@ -1,0 +1,117 @@
+/**
+ * Configuration: one table of options, each readable from a flag and an environment variable,
+ * parsed once into a frozen object that is passed down. Nothing else reads `process.env`.
+ * The same table drives `mlc --help`, so documentation cannot drift from behaviour.
+ */
+import { resolve } from 'node:path'
+
+type Kind = 'string' | 'int' | 'bool' | 'list'
+
+interface OptionSpec {
+  /** Long flag without dashes; absent for env-only settings. */
+  flag?: string
+  env: string
+  kind: Kind
+  default: string
+  help: string
+  /** Smallest allowed value for ints. */
+  min?: number
+}
+
+/** Every setting the server knows. Order is the order of `--help`. */
+export const OPTIONS = {
+  port: { flag: 'port', env: 'MLC_PORT', kind: 'int', default: '8080', min: 0, help: 'TCP port to listen on' },
+  host: { flag: 'host', env: 'MLC_HOST', kind: 'string', default: '0.0.0.0', help: 'address to bind' },
+  dataDir: { flag: 'data-dir', env: 'MLC_DATA_DIR', kind: 'string', default: './data', help: 'folder holding the SQLite database' },
+  publicUrl: {
+    flag: 'public-url',
+    env: 'MLC_PUBLIC_URL',
+    kind: 'string',
+    default: '',
+    help: 'URL users reach the server at (links, OpenAPI servers); derived from host/port when empty',
+  },
+  logLevel: { env: 'MLC_LOG_LEVEL', kind: 'string', default: 'info', help: 'debug | info | warn | error' },
+  logFormat: { env: 'MLC_LOG_FORMAT', kind: 'string', default: 'json', help: 'json (one object per line) | pretty' },
+  trustProxy: { env: 'MLC_TRUST_PROXY', kind: 'bool', default: '0', help: 'take the client IP from X-Forwarded-For (only behind your own proxy)' },
+  flushIntervalMs: {
+    env: 'MLC_FLUSH_INTERVAL_MS',
+    kind: 'int',
+    default: '2000',
+    min: 50,
+    help: 'how often request counters and rate-limit buckets are written to disk',
+  },
+  authFailuresPerMinute: {
+    env: 'MLC_AUTH_FAILURES_PER_MINUTE',
+    kind: 'int',
+    default: '30',
+    min: 1,
+    help: 'failed authentications allowed per client IP per minute',
+  },
+} as const satisfies Record<string, OptionSpec>
+
+type Options = typeof OPTIONS
+type ValueOf<K extends Kind> = K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? number[] : string
+
+/** The parsed, frozen configuration. */
+export type Config = { readonly [K in keyof Options]: ValueOf<Options[K]['kind']> }
+
+/** A bad flag or env value; the CLI prints the message and exits with code 2. */
+export class ConfigError extends Error {}
+
+function parseValue(name: string, spec: OptionSpec, raw: string): unknown {
+  switch (spec.kind) {
+    case 'string':
+      return raw
+    case 'bool':
+      if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true
+      if (['0', 'false', 'no', 'off', ''].includes(raw.toLowerCase())) return false
+      throw new ConfigError(`${name} must be a boolean (1/0), got "${raw}"`)
+    case 'int': {
+      const n = Number(raw)
+      if (!Number.isInteger(n) || n < (spec.min ?? Number.MIN_SAFE_INTEGER)) {
+        throw new ConfigError(`${name} must be an integer${spec.min !== undefined ? ` >= ${spec.min}` : ''}, got "${raw}"`)
+      }
+      return n
+    }
+    case 'list': {
+      const parts = raw.split(',').map((p) => Number(p.trim()))
+      if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
+        throw new ConfigError(`${name} must be a comma-separated list of non-negative numbers, got "${raw}"`)
+      }
+      return parts
+    }
+  }
+}
+
+/**
+ * Builds the configuration from flag values (already split by the CLI) and an environment.
+ * Flags win over the environment, which wins over defaults.
+ */
+export function loadConfig(flags: Record<string, string | undefined> = {}, env: Record<string, string | undefined> = {}): Config {
+  const out: Record<string, unknown> = {}
+  for (const [key, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
+    const fromFlag = spec.flag ? flags[spec.flag] : undefined
+    const fromEnv = env[spec.env]
+    const name = fromFlag !== undefined ? `--${spec.flag}` : spec.env
+    const raw = fromFlag ?? fromEnv ?? spec.default
+    out[key] = parseValue(name, spec, raw)
+  }
+  out.dataDir = resolve(out.dataDir as string)
+  const level = out.logLevel as string
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`MLC_LOG_LEVEL must be debug, info, warn or error, got "${level}"`)
+  return Object.freeze(out) as Config
+}
+
+/** The flags `serve` (and every command, for --data-dir) accepts, for util.parseArgs. */
+export function configFlagNames(): string[] {
+  return Object.values(OPTIONS as Record<string, OptionSpec>)
+    .map((s) => s.flag)
+    .filter((f): f is string => Boolean(f))
+}
+
+/** Help lines: flag, env var, default, description. */
+export function configHelp(): string {
+  return (Object.values(OPTIONS) as OptionSpec[])
+    .map((s) => `  ${(s.flag ? `--${s.flag}` : '').padEnd(14)} ${s.env.padEnd(30)} default ${JSON.stringify(s.default).padEnd(12)} ${s.help}`)
+    .join('\n')
+}

@@ -1,0 +1,13 @@
+/**
+ * Every migration, in order. Each is a numbered file with plain SQL; the list is code so the
+ * compiled binary carries them. Never edit a shipped migration: add the next number.
+ */
+import core from './001-core'
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: Migration[] = [core]

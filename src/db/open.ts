@@ -1,0 +1,28 @@
+/**
+ * Opens the SQLite database with the pragmas every connection needs, in a fixed order:
+ * WAL so readers never block the writer, a busy timeout so the CLI, the server and the webhook
+ * worker can share the file, and foreign keys on.
+ */
+import { Database } from 'bun:sqlite'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+/** The database file inside a data dir. */
+export function databasePath(dataDir: string): string {
+  return join(dataDir, 'mlc.db')
+}
+
+/** Opens (creating if needed) the database at `path` and applies the connection pragmas. */
+export function openDatabase(path: string, opts: { readonly?: boolean } = {}): Database {
+  if (!opts.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path, opts.readonly ? { readonly: true } : { create: true, readwrite: true, strict: true })
+  db.exec('PRAGMA busy_timeout = 5000')
+  if (!opts.readonly) {
+    db.exec('PRAGMA journal_mode = WAL')
+    // NORMAL in WAL mode: a committed transaction survives a crash of the process; only an OS
+    // crash or power loss can drop the last commits. The same trade-off PocketBase makes.
+    db.exec('PRAGMA synchronous = NORMAL')
+  }
+  db.exec('PRAGMA foreign_keys = ON')
+  return db
+}

@@ -1,0 +1,40 @@
+/**
+ * The store: one open database, migrated, with every repository built once over it.
+ * Services receive the store; only `src/db/` writes SQL.
+ */
+import type { Database } from 'bun:sqlite'
+import { createMetaRepo } from './meta'
+import { migrate } from './migrate'
+import { databasePath, openDatabase } from './open'
+import { createRateBucketRepo } from './rate-buckets'
+import { createSiteRepo } from './sites'
+import { createTagRepo } from './tags'
+import { createTokenRepo } from './tokens'
+
+/** Builds every repository over an open, migrated database. */
+export function createStore(db: Database) {
+  return {
+    db,
+    meta: createMetaRepo(db),
+    sites: createSiteRepo(db),
+    tokens: createTokenRepo(db),
+    tags: createTagRepo(db),
+    rateBuckets: createRateBucketRepo(db),
+    /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn).immediate()
+    },
+    /** Closes the connection. */
+    close() {
+      db.close()
+    },
+  }
+}
+export type Store = ReturnType<typeof createStore>
+
+/** Opens the data dir's database, migrates it and returns the store. */
+export function openStore(dataDir: string): Store {
+  const db = openDatabase(databasePath(dataDir))
+  migrate(db)
+  return createStore(db)
+}

@@ -1,0 +1,18 @@
+/** What every feature module receives from `createApp`. */
+import type { Clock } from '../clock'
+import type { Config } from '../config'
+import type { Store } from '../db/store'
+import type { Logger } from '../log'
+import type { UsageCounter } from '../modules/tokens/usage-counter'
+import type { TokenBuckets } from '../ratelimit/token-bucket'
+import type { AuthPlugin } from './auth'
+
+export interface ModuleDeps {
+  config: Config
+  store: Store
+  clock: Clock
+  logger: Logger
+  auth: AuthPlugin
+  buckets: TokenBuckets
+  usage: UsageCounter
+}

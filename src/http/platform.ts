@@ -1,0 +1,86 @@
+/**
+ * The platform plugin every request passes through: assigns the request id, sets CORS headers,
+ * parses bodies, and turns every error (ours, Elysia's, unknown) into the one envelope.
+ */
+import { Elysia } from 'elysia'
+import { ApiError, UnavailableError } from '../errors'
+import type { Logger } from '../log'
+import { redactUrl } from '../log'
+import { newRequestId } from '../random'
+import { parseBody } from './body'
+import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
+import type { RouteTable } from './route-table'
+
+/** The error envelope as a Response, with the context's headers (request id, CORS, rate limit). */
+export function errorResponse(err: ApiError, headers: Record<string, unknown>, requestId: string): Response {
+  const body = {
+    ok: false,
+    error: { code: err.code, message: err.message, request_id: requestId, ...(err.param ? { param: err.param } : {}) },
+  }
+  const h = new Headers()
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) h.set(k, String(v))
+  if (err.headers) for (const [k, v] of Object.entries(err.headers)) h.set(k, v)
+  h.set('content-type', 'application/json; charset=utf-8')
+  return new Response(JSON.stringify(body), { status: err.status, headers: h })
+}
+
+/** Human wording for a schema violation, naming the field. */
+function validationError(error: {
+  all?: unknown
+  valueError?: { path: string; message: string; schema?: { error?: string } }
+  customError?: unknown
+  type?: string
+}): ApiError {
+  const first = error.valueError
+  const path = first?.path?.replace(/^\//, '').replaceAll('/', '.') || (error.type === 'query' ? 'query' : 'body')
+  const custom = typeof error.customError === 'string' ? error.customError : first?.schema?.error
+  const message = custom ?? `${path}: ${first?.message ?? 'invalid value'}`
+  return new ApiError(400, 'bad_request', message, path)
+}
+
+/** SQLite errors that mean "try again later", not "bug". */
+function isStorageUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  return typeof code === 'string' && /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN)/.test(code)
+}
+
+/** Builds the platform plugin. `routes` is read lazily, once every module is registered. */
+export function createPlatformPlugin(deps: { logger: Logger; routes: () => RouteTable }) {
+  const { logger } = deps
+  return new Elysia({ name: 'mlc-platform' })
+    .onRequest(({ set }) => {
+      set.headers[REQUEST_ID_HEADER] = newRequestId()
+      Object.assign(set.headers, CORS_HEADERS)
+    })
+    .onParse({ as: 'global' }, ({ request }) => parseBody(request))
+    .onError({ as: 'global' }, ({ code, error, set, request }) => {
+      const requestId = (set.headers[REQUEST_ID_HEADER] as string | undefined) ?? newRequestId()
+      set.headers[REQUEST_ID_HEADER] = requestId
+      let apiError: ApiError
+      // Errors thrown while parsing arrive wrapped in Elysia's ParseError; ours sit in `cause`.
+      const cause = (error as { cause?: unknown })?.cause
+      if (error instanceof ApiError) apiError = error
+      else if (code === 'PARSE' && cause instanceof ApiError) apiError = cause
+      else if (code === 'VALIDATION') apiError = validationError(error as never)
+      else if (code === 'NOT_FOUND') {
+        const url = new URL(request.url)
+        const found = deps.routes().unmatched(request.method, url.pathname)
+        apiError = found as ApiError
+      } else if (code === 'PARSE') apiError = new ApiError(400, 'bad_request', 'The request body could not be parsed.', 'body')
+      else if (isStorageUnavailable(error)) {
+        logger.error('storage unavailable', { request_id: requestId, error: String((error as Error)?.message) })
+        apiError = new UnavailableError()
+      } else {
+        const url = new URL(request.url)
+        logger.error('unhandled error', {
+          request_id: requestId,
+          method: request.method,
+          path: redactUrl(url.pathname + url.search),
+          error: String((error as Error)?.message ?? error),
+          stack: (error as Error)?.stack,
+        })
+        apiError = new ApiError(500, 'internal_error', `Something went wrong on our side. Quote request id ${requestId} when you contact support.`)
+      }
+      return errorResponse(apiError, set.headers, requestId)
+    })
+}

@@ -1,0 +1,51 @@
+/**
+ * Structured logging: one JSON object per line on stdout (or a readable line with
+ * MLC_LOG_FORMAT=pretty). Secrets never reach a log line: callers log paths through `redactUrl`.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+
+export interface Logger {
+  /** True when a message at `level` would be written (skip building fields otherwise). */
+  enabled(level: LogLevel): boolean
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void
+  debug(msg: string, fields?: Record<string, unknown>): void
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+}
+
+/** Creates a logger writing to `write` (stdout by default). */
+export function createLogger(opts: { level?: LogLevel; format?: string; write?: (line: string) => void } = {}): Logger {
+  const min = RANK[opts.level ?? 'info']
+  const pretty = opts.format === 'pretty'
+  const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`))
+  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (RANK[level] < min) return
+    const time = new Date().toISOString()
+    if (pretty) {
+      const extra = fields ? Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`) : []
+      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg} ${extra.join(' ')}`.trimEnd())
+    } else {
+      write(JSON.stringify({ time, level, msg, ...fields }))
+    }
+  }
+  return {
+    enabled: (level) => RANK[level] >= min,
+    log,
+    debug: (m, f) => log('debug', m, f),
+    info: (m, f) => log('info', m, f),
+    warn: (m, f) => log('warn', m, f),
+    error: (m, f) => log('error', m, f),
+  }
+}
+
+/** A logger that drops everything (tests that do not look at logs). */
+export const silentLogger: Logger = createLogger({ write: () => {}, level: 'error' })
+
+const SECRET_PARAMS = /([?&](?:token|site_key|identity_token)=)[^&]*/gi
+
+/** Path and query of a URL with token-like query values replaced by `REDACTED`. */
+export function redactUrl(pathAndQuery: string): string {
+  return pathAndQuery.replace(SECRET_PARAMS, '$1REDACTED')
+}

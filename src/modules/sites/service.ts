@@ -1,0 +1,63 @@
+/** Sites: create, update, list. Used by the CLI, the dashboard and first start. */
+import type { Clock } from '../../clock'
+import type { SiteRow } from '../../db/sites'
+import type { Store } from '../../db/store'
+import { BadRequestError, NotFoundError } from '../../errors'
+import { randomSecret } from '../../random'
+import { isPlan, PLAN_NAMES, siteRateLimit } from './plans'
+
+/** What the CLI and API show of a site. */
+export function presentSite(s: SiteRow) {
+  return {
+    id: s.id,
+    name: s.name,
+    plan: s.plan,
+    rate_limit: siteRateLimit(s),
+    rate_limit_override: s.rate_limit,
+    publishable_key: s.publishable_key,
+    created_utc: new Date(s.created_ms).toISOString(),
+  }
+}
+
+function checkPlan(plan: string): void {
+  if (!isPlan(plan)) throw new BadRequestError(`plan must be one of ${PLAN_NAMES.join(', ')}`, 'plan')
+}
+
+function checkRateLimit(n: number | null): void {
+  if (n !== null && (!Number.isInteger(n) || n < 1 || n > 1_000_000)) {
+    throw new BadRequestError('rate_limit must be an integer from 1 to 1000000', 'rate_limit')
+  }
+}
+
+/** Creates a site with a fresh publishable key. */
+export function createSite(store: Store, clock: Clock, input: { name: string; plan?: string; rateLimit?: number | null }): SiteRow {
+  const name = input.name.trim()
+  if (!name || name.length > 100) throw new BadRequestError('name must be 1-100 characters', 'name')
+  const plan = input.plan ?? 'free'
+  checkPlan(plan)
+  checkRateLimit(input.rateLimit ?? null)
+  const site = store.sites.insert(name, plan, input.rateLimit ?? null, randomSecret('pk_', 18), clock.now())
+  store.meta.bump('auth_epoch')
+  return site
+}
+
+/** Changes a site's plan, rate-limit override or name; running servers pick it up within a second. */
+export function updateSite(store: Store, id: number, changes: { name?: string; plan?: string; rateLimit?: number | null }): SiteRow {
+  const site = store.sites.byId(id)
+  if (!site) throw new NotFoundError(`No site with id ${id}.`, 'id')
+  if (changes.plan !== undefined) checkPlan(changes.plan)
+  if (changes.rateLimit !== undefined) checkRateLimit(changes.rateLimit)
+  const updated = store.sites.update(id, {
+    name: changes.name ?? site.name,
+    plan: changes.plan ?? site.plan,
+    rate_limit: changes.rateLimit === undefined ? site.rate_limit : changes.rateLimit,
+  }) as SiteRow
+  store.meta.bump('auth_epoch')
+  return updated
+}
+
+/** On an empty data dir, creates site 1 so a new install is usable at once. */
+export function ensureFirstSite(store: Store, clock: Clock): SiteRow | null {
+  if (store.sites.count() > 0) return null
+  return createSite(store, clock, { name: 'My site' })
+}

@@ -1,0 +1,56 @@
+/** Unauthenticated system routes: health, the legacy-URL fallback, and the OpenAPI document. */
+import { openapi } from '@elysiajs/openapi'
+import { Elysia, t } from 'elysia'
+import { BadRequestError } from '../../errors'
+import { Envelope, ok } from '../../http/envelope'
+import { VERSION } from '../../version'
+
+/** `/healthz`: the process is up and answering. */
+export function healthModule() {
+  return new Elysia().get('/healthz', ({ set }) => ok(set, { status: 'ok' as const, version: VERSION }), {
+    response: { 200: Envelope(t.Object({ status: t.Literal('ok'), version: t.String() })) },
+    detail: { tags: ['system'], summary: 'Liveness', description: 'Answers 200 without auth while the process serves requests.' },
+  })
+}
+
+/** `/v1/api.ashx` without `resource=`: the front rewrites every other legacy URL. */
+export function legacyFallbackModule(resources: () => string[]) {
+  return new Elysia().all(
+    '/v1/api.ashx',
+    () => {
+      throw new BadRequestError(`resource is required, e.g. ?resource=tags. Valid resources: ${resources().join(', ')}.`, 'resource')
+    },
+    { detail: { hide: true } },
+  )
+}
+
+/** The OpenAPI 3.1 document at /v1/openapi.json and a reference page at /v1/openapi. */
+export function openapiModule(publicUrl: string) {
+  return openapi({
+    path: '/v1/openapi',
+    specPath: '/v1/openapi.json',
+    exclude: { paths: ['/v1/openapi', '/v1/openapi.json'] },
+    documentation: {
+      info: {
+        title: 'mlc API',
+        version: VERSION,
+        description: [
+          'The MyLiveChat developer platform, self-hosted.',
+          '',
+          'Every resource answers at `/v1/{resource}` (items at `/v1/{resource}/{id}`) and at the legacy form',
+          '`/v1/api.ashx?resource={resource}&id={id}&action={action}`; both reach the same handler.',
+          '',
+          'Every response carries `X-MLC-Request-Id`, equal to `request_id` in the body. Authenticated responses',
+          'carry `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`, `RateLimit-Policy` and `RateLimit`;',
+          'a 429 carries `Retry-After`. Errors: `{ ok:false, error:{ code, message, request_id, param? } }`.',
+        ].join('\n'),
+      },
+      servers: [{ url: publicUrl, description: 'This server' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API token `mlc_...`. `?token=` is accepted too.' },
+        },
+      },
+    },
+  })
+}

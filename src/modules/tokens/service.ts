@@ -1,0 +1,89 @@
+/**
+ * API tokens: the one way to create, list, revoke and rotate them (CLI, dashboard and API all
+ * call these). The raw token is returned once and never stored: only its SHA-256 is.
+ */
+import type { Clock } from '../../clock'
+import type { Store } from '../../db/store'
+import type { TokenRow } from '../../db/tokens'
+import { BadRequestError, NotFoundError } from '../../errors'
+import { randomSecret, sha256Hex } from '../../random'
+
+export const TOKEN_PREFIX = 'mlc_'
+export const SCOPE_SETS = { read: ['read'], 'read,write': ['read', 'write'] } as const
+
+/** Parses a scopes argument (`read` or `read,write`, order and spaces ignored). */
+export function parseScopes(raw: string): string[] {
+  const parts = [
+    ...new Set(
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ].sort()
+  if (parts.length === 1 && parts[0] === 'read') return ['read']
+  if (parts.length === 2 && parts[0] === 'read' && parts[1] === 'write') return ['read', 'write']
+  throw new BadRequestError('scopes must be "read" or "read,write"', 'scopes')
+}
+
+/** The shape shown to users: never the hash, never the raw token. */
+export function presentToken(t: TokenRow) {
+  return {
+    id: t.id,
+    site_id: t.site_id,
+    name: t.name,
+    prefix: t.prefix,
+    scopes: t.scopes.split(','),
+    request_count: t.request_count,
+    created_utc: new Date(t.created_ms).toISOString(),
+    last_used_utc: t.last_used_ms ? new Date(t.last_used_ms).toISOString() : null,
+    revoked_utc: t.revoked_ms ? new Date(t.revoked_ms).toISOString() : null,
+  }
+}
+
+/** The stored hash of a raw token. */
+export function hashToken(raw: string): string {
+  return sha256Hex(raw)
+}
+
+function mintRaw(): { raw: string; prefix: string; hash: string } {
+  const raw = randomSecret(TOKEN_PREFIX, 32)
+  return { raw, prefix: `${raw.slice(0, TOKEN_PREFIX.length + 6)}…`, hash: hashToken(raw) }
+}
+
+/** Creates a token for a site; the raw token is in `token` and is never retrievable again. */
+export function createToken(store: Store, clock: Clock, input: { siteId: number; scopes: string; name?: string }) {
+  if (!store.sites.byId(input.siteId)) throw new NotFoundError(`No site with id ${input.siteId}.`, 'site')
+  const scopes = parseScopes(input.scopes)
+  const name = (input.name ?? 'API token').trim()
+  if (!name || name.length > 100) throw new BadRequestError('name must be 1-100 characters', 'name')
+  const { raw, prefix, hash } = mintRaw()
+  const row = store.tokens.insert(input.siteId, name, prefix, hash, scopes.join(','), clock.now())
+  store.meta.bump('auth_epoch')
+  return { ...presentToken(row), token: raw }
+}
+
+/** Revokes a token at once (running servers drop it within a second). */
+export function revokeToken(store: Store, clock: Clock, id: number, siteId?: number) {
+  const existing = store.tokens.byId(id)
+  if (!existing || (siteId !== undefined && existing.site_id !== siteId)) throw new NotFoundError(`No token with id ${id}.`, 'id')
+  const row = store.tokens.revoke(id, clock.now()) ?? existing
+  store.meta.bump('auth_epoch')
+  return presentToken(row)
+}
+
+/** Replaces a token's secret: the new raw token is returned once, the old one stops working. */
+export function rotateToken(store: Store, id: number, siteId?: number) {
+  const existing = store.tokens.byId(id)
+  if (!existing || (siteId !== undefined && existing.site_id !== siteId)) throw new NotFoundError(`No token with id ${id}.`, 'id')
+  if (existing.revoked_ms) throw new BadRequestError(`Token ${id} is revoked; create a new one.`, 'id')
+  const { raw, prefix, hash } = mintRaw()
+  const row = store.tokens.replaceHash(id, hash, prefix) as TokenRow
+  store.meta.bump('auth_epoch')
+  return { ...presentToken(row), token: raw }
+}
+
+/** A site's tokens (revoked ones included, marked). */
+export function listTokens(store: Store, siteId: number) {
+  return store.tokens.listBySite(siteId).map(presentToken)
+}

@@ -1,0 +1,34 @@
+/** Token introspection: what a token is, and its usage including counts not flushed yet. */
+import type { Clock } from '../../clock'
+import type { Store } from '../../db/store'
+import { NotFoundError } from '../../errors'
+import type { Principal } from '../../http/authenticator'
+import type { TokenBuckets } from '../../ratelimit/token-bucket'
+import type { UsageCounter } from '../tokens/usage-counter'
+import type { Whoami } from './model'
+
+/** Describes the calling token. */
+export function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; buckets: TokenBuckets }, p: Principal): Whoami {
+  const tokenId = p.tokenId as number
+  const row = deps.store.tokens.byId(tokenId)
+  if (!row) throw new NotFoundError('This token no longer exists.')
+  const pending = deps.usage.pending(tokenId)
+  const bucket = deps.buckets.peek(`token:${tokenId}`, p.rateLimit)
+  const lastUsed = Math.max(row.last_used_ms ?? 0, pending.lastUsedMs ?? 0)
+  return {
+    site_id: p.siteId,
+    token_id: tokenId,
+    name: row.name,
+    scopes: row.scopes.split(','),
+    plan: p.site.plan,
+    request_count: row.request_count + pending.count,
+    requests_today: deps.store.tokens.dayCount(tokenId, deps.usage.today()) + pending.today,
+    rate_limit: {
+      limit: bucket.limit,
+      remaining: bucket.remaining,
+      reset_utc: new Date(Math.ceil(deps.clock.now() / 1000 + bucket.resetSeconds) * 1000).toISOString(),
+    },
+    created_utc: new Date(row.created_ms).toISOString(),
+    last_used_utc: lastUsed ? new Date(lastUsed).toISOString() : null,
+  }
+}

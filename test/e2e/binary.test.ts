@@ -1,0 +1,44 @@
+/** The compiled executable: copied alone into an empty folder, run with no Bun or Node on PATH. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { spawnSync } from 'bun'
+import { tempDir } from '../helpers'
+import { startServerProcess } from './server'
+
+const ROOT = new URL('../..', import.meta.url).pathname
+const dir = tempDir('mlc-bin-')
+const bin = join(dir, 'mlc')
+const emptyEnv = { PATH: join(dir, 'empty-path'), HOME: dir }
+
+beforeAll(() => {
+  const r = spawnSync([process.execPath, 'scripts/build.ts'], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
+  if (r.exitCode !== 0) throw new Error(`build failed: ${r.stderr.toString()}`)
+  mkdirSync(emptyEnv.PATH)
+  copyFileSync(join(ROOT, 'dist/mlc'), bin)
+}, 180_000)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('dist/mlc', () => {
+  test('version runs without Bun or Node', () => {
+    const r = spawnSync([bin, 'version'], { env: emptyEnv, cwd: dir })
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout.toString()).toMatch(/^mlc \d+\.\d+\.\d+ \(commit \S+, built \d{4}-/)
+  })
+
+  test('serves /healthz and whoami with a token from its own CLI', async () => {
+    const data = join(dir, 'data')
+    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env: emptyEnv })
+    try {
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+      const created = spawnSync([bin, 'token', 'create', '--site', '1', '--scopes', 'read', '--json', '--data-dir', data], { env: emptyEnv, cwd: dir })
+      expect(created.exitCode).toBe(0)
+      const { token } = JSON.parse(created.stdout.toString())
+      const who = await fetch(`${server.url}/v1/api.ashx?resource=whoami`, { headers: { authorization: `Bearer ${token}` } })
+      expect(who.status).toBe(200)
+      expect(((await who.json()) as any).data.scopes).toEqual(['read'])
+    } finally {
+      await server.stop()
+    }
+  })
+})

@@ -1,0 +1,81 @@
+/** Per-token buckets: headers on every response, 429 with Retry-After, refill, restart survival. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createApp } from '../../src/app'
+import { openStore } from '../../src/db/store'
+import { silentLogger } from '../../src/log'
+import { createTestApp, expectError, type TestApp } from '../helpers'
+
+let t: TestApp
+beforeAll(() => {
+  t = createTestApp()
+})
+afterAll(() => t.cleanup())
+
+describe('rate limits', () => {
+  test('every authenticated response announces the limit (free plan: 60/min)', async () => {
+    const r = await t.call('GET', '/v1/tags', { token: t.readToken })
+    expect(r.headers.get('x-ratelimit-limit')).toBe('60')
+    expect(Number(r.headers.get('x-ratelimit-remaining'))).toBe(59)
+    const reset = Number(r.headers.get('x-ratelimit-reset'))
+    expect(reset).toBeGreaterThanOrEqual(Math.floor(t.clock.now() / 1000))
+    expect(r.headers.get('ratelimit-policy')).toBe('"plan";q=60;w=60')
+    expect(r.headers.get('ratelimit')).toMatch(/^"plan";r=59;t=\d+$/)
+  })
+
+  test('the growth plan gets 600', async () => {
+    const r = await t.call('GET', '/v1/tags', { token: t.otherSiteToken })
+    expect(r.headers.get('x-ratelimit-limit')).toBe('600')
+  })
+
+  test('the 61st request in a minute is a 429 with Retry-After; a second later one passes again', async () => {
+    const { createToken } = await import('../../src/modules/tokens/service')
+    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    for (let i = 0; i < 60; i++) expect((await t.request('GET', '/v1/tags', { token: tok })).status).toBe(200)
+    const limited = await t.call('GET', '/v1/tags', { token: tok })
+    expectError(limited, 429, 'rate_limited')
+    expect(limited.headers.get('retry-after')).toBe('1')
+    expect(limited.headers.get('x-ratelimit-remaining')).toBe('0')
+    t.clock.advance(1000)
+    expect((await t.request('GET', '/v1/tags', { token: tok })).status).toBe(200)
+    // After a full minute the bucket is full again.
+    t.clock.advance(60_000)
+    const full = await t.call('GET', '/v1/tags', { token: tok })
+    expect(full.headers.get('x-ratelimit-remaining')).toBe('59')
+  })
+
+  test('buckets are per token, not per IP', async () => {
+    const { createToken } = await import('../../src/modules/tokens/service')
+    const a = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    const b = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    for (let i = 0; i < 60; i++) await t.request('GET', '/v1/tags', { token: a })
+    expect((await t.request('GET', '/v1/tags', { token: a })).status).toBe(429)
+    expect((await t.request('GET', '/v1/tags', { token: b })).status).toBe(200)
+  })
+
+  test('a checkpointed bucket survives a restart', async () => {
+    const { createToken } = await import('../../src/modules/tokens/service')
+    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    for (let i = 0; i < 60; i++) await t.request('GET', '/v1/tags', { token: tok })
+    // What the server does every few seconds and on shutdown:
+    t.store.rateBuckets.save(t.app.buckets.takeDirty())
+    // A new process over the same data dir:
+    const store2 = openStore(t.dataDir)
+    const app2 = createApp({ config: t.config, store: store2, clock: t.clock, logger: silentLogger })
+    app2.buckets.restore(store2.rateBuckets.loadAll())
+    const r = await app2.handle(new Request('http://localhost/v1/tags', { headers: { authorization: `Bearer ${tok}` } }))
+    expect(r.status).toBe(429)
+    store2.close()
+  })
+
+  test('a site rate-limit override replaces the plan figure', async () => {
+    const { updateSite } = await import('../../src/modules/sites/service')
+    const { createSite } = await import('../../src/modules/sites/service')
+    const { createToken } = await import('../../src/modules/tokens/service')
+    const site = createSite(t.store, t.clock, { name: 'bench', rateLimit: 5 })
+    const tok = createToken(t.store, t.clock, { siteId: site.id, scopes: 'read' }).token
+    expect((await t.request('GET', '/v1/tags', { token: tok })).headers.get('x-ratelimit-limit')).toBe('5')
+    updateSite(t.store, site.id, { rateLimit: 1000 })
+    t.clock.advance(600)
+    expect((await t.request('GET', '/v1/tags', { token: tok })).headers.get('x-ratelimit-limit')).toBe('1000')
+  })
+})
