@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: every bench section in one run, each comparing against a baseline started in
+ * the same run. Prints Markdown and writes it to bench/RESULTS.md. Only loopback is loaded.
+ * `npm run bench -- --seconds 5 --only api` shortens or selects.
+ */
+import { writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { parseArgs } from 'node:util'
+import { benchApi } from './bench/api'
+
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, only: { type: 'string' } }, strict: true })
+const seconds = Number(values.seconds ?? 8)
+const sections: [string, (s: number) => Promise<string>][] = [['api', benchApi]]
+
+const parts: string[] = [
+  '# Bench results',
+  '',
+  `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}.`,
+  `Load generator: autocannon under Node on the same machine (it competes for the same cores as the server).`,
+  '',
+]
+for (const [name, run] of sections) {
+  if (values.only && !values.only.split(',').includes(name)) continue
+  console.error(`bench: ${name} ...`)
+  parts.push(await run(seconds), '')
+}
+const md = parts.join('\n')
+console.log(md)
+if (!values.only) writeFileSync('bench/RESULTS.md', md)
