@@ -47,5 +47,7 @@ export default {
       created_ms INTEGER NOT NULL,
       UNIQUE (site_id, name)
     );
+    -- Lists are read by site in id order: this index serves them without a sort.
+    CREATE INDEX tags_site_id ON tags(site_id, id);
   `,
 }
