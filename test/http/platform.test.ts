@@ -1,0 +1,41 @@
+/** The platform plugin on its own: 500s reveal nothing and log one line under the request id. */
+import { describe, expect, test } from 'bun:test'
+import { Elysia } from 'elysia'
+import { createPlatformPlugin } from '../../src/http/platform'
+import { RouteTable } from '../../src/http/route-table'
+import { createLogger, redactUrl } from '../../src/log'
+
+function appWithLog() {
+  const lines: string[] = []
+  const logger = createLogger({ write: (l) => lines.push(l) })
+  const app = new Elysia().use(createPlatformPlugin({ logger, routes: () => new RouteTable(app.routes) })).get('/boom', () => {
+    throw new Error('secret internal detail: /var/lib/mlc/mlc.db')
+  })
+  return { app, lines }
+}
+
+describe('internal errors', () => {
+  test('answer 500 internal_error without internals, and log the stack under the request id', async () => {
+    const { app, lines } = appWithLog()
+    const res = await app.handle(new Request('http://localhost/boom?token=mlc_secret'))
+    const body = (await res.json()) as any
+    expect(res.status).toBe(500)
+    expect(body.error.code).toBe('internal_error')
+    expect(JSON.stringify(body)).not.toContain('secret internal detail')
+    const rid = res.headers.get('x-mlc-request-id')
+    expect(body.error.request_id).toBe(rid)
+    expect(body.error.message).toContain(rid)
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.request_id === rid)
+    expect(logged.level).toBe('error')
+    expect(logged.stack).toContain('secret internal detail')
+    expect(logged.path).toBe('/boom?token=REDACTED')
+    expect(lines.join('\n')).not.toContain('mlc_secret')
+  })
+})
+
+describe('redactUrl', () => {
+  test('hides token-like query values and keeps the rest', () => {
+    expect(redactUrl('/v1/api.ashx?resource=tags&token=mlc_abc&limit=5')).toBe('/v1/api.ashx?resource=tags&token=REDACTED&limit=5')
+    expect(redactUrl('/v1/tags?TOKEN=x')).toBe('/v1/tags?TOKEN=REDACTED')
+  })
+})
