@@ -3,13 +3,18 @@
  * Services receive the store; only `src/db/` writes SQL.
  */
 import type { Database } from 'bun:sqlite'
+import { createStarterRepo } from './conversation-starters'
 import { createMetaRepo } from './meta'
 import { migrate } from './migrate'
 import { databasePath, openDatabase } from './open'
 import { createRateBucketRepo } from './rate-buckets'
+import { createSegmentRepo } from './segments'
+import { createSiteIdentityRepo } from './site-identity'
 import { createSiteRepo } from './sites'
 import { createTagRepo } from './tags'
 import { createTokenRepo } from './tokens'
+import { createVisitorEventRepo } from './visitor-events'
+import { createVisitorRepo } from './visitors'
 
 /** Builds every repository over an open, migrated database. */
 export function createStore(db: Database) {
@@ -20,6 +25,11 @@ export function createStore(db: Database) {
     tokens: createTokenRepo(db),
     tags: createTagRepo(db),
     rateBuckets: createRateBucketRepo(db),
+    visitors: createVisitorRepo(db),
+    visitorEvents: createVisitorEventRepo(db),
+    segments: createSegmentRepo(db),
+    starters: createStarterRepo(db),
+    siteIdentity: createSiteIdentityRepo(db),
     /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate()

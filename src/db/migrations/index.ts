@@ -3,6 +3,7 @@
  * compiled binary carries them. Never edit a shipped migration: add the next number.
  */
 import core from './001-core'
+import visitors from './002-visitors'
 
 export interface Migration {
   version: number
@@ -10,4 +11,4 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: Migration[] = [core]
+export const MIGRATIONS: Migration[] = [core, visitors]

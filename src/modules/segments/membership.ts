@@ -1,0 +1,49 @@
+/**
+ * Segment membership: re-evaluates one visitor against every segment of the site (on identify and
+ * track) or every visitor against one segment (on create and rule change). Entering records the
+ * entry time; leaving deletes the membership, so a later re-entry gets a new `entered_utc`.
+ */
+import type { SegmentRow } from '../../db/segments'
+import type { Store } from '../../db/store'
+import type { VisitorRow } from '../../db/visitors'
+import { matchesRule, type Rule, type RuleSubject } from './rule'
+
+function subjectOf(store: Store, visitor: VisitorRow, nowMs: number): RuleSubject {
+  let attrs: Record<string, unknown> | null = null
+  return {
+    nowMs,
+    attribute(name) {
+      if (name === 'email') return visitor.email ?? undefined
+      if (name === 'name') return visitor.name ?? undefined
+      attrs ??= JSON.parse(visitor.attributes) as Record<string, unknown>
+      return Object.hasOwn(attrs, name) ? attrs[name] : undefined
+    },
+    countEvents: (event, sinceMs) => store.visitorEvents.count(visitor.id, event, sinceMs),
+  }
+}
+
+/** Re-evaluates one visitor against all the site's segments (call inside the write transaction). */
+export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number): void {
+  const segments = store.segments.list(visitor.site_id)
+  if (segments.length === 0) return
+  const current = new Set(store.segments.memberships(visitor.id).map((m) => m.segment_id))
+  const subject = subjectOf(store, visitor, nowMs)
+  for (const s of segments) {
+    const matches = matchesRule(JSON.parse(s.rule) as Rule, subject)
+    if (matches && !current.has(s.id)) store.segments.addMember(s.id, visitor.id, nowMs)
+    else if (!matches && current.has(s.id)) store.segments.removeMember(s.id, visitor.id)
+  }
+}
+
+/** Re-evaluates every visitor of the site against one segment (call inside the write transaction). */
+export function evaluateSegment(store: Store, segment: SegmentRow, nowMs: number): void {
+  const rule = JSON.parse(segment.rule) as Rule
+  const current = new Set(store.segments.memberIds(segment.id))
+  for (const id of store.visitors.allIds(segment.site_id)) {
+    const visitor = store.visitors.byId(segment.site_id, id)
+    if (!visitor) continue
+    const matches = matchesRule(rule, subjectOf(store, visitor, nowMs))
+    if (matches && !current.has(id)) store.segments.addMember(segment.id, id, nowMs)
+    else if (!matches && current.has(id)) store.segments.removeMember(segment.id, id)
+  }
+}

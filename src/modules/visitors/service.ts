@@ -1,0 +1,277 @@
+/**
+ * Visitors of a site: upsert by stable key with partial merge, read with events and segments,
+ * list with a cursor, and privacy erasure. Plain functions over the store.
+ */
+import { type Clock, isoUtc } from '../../clock'
+import type { Store } from '../../db/store'
+import type { VisitorEventRow } from '../../db/visitor-events'
+import type { VisitorRow } from '../../db/visitors'
+import { BadRequestError, NotFoundError } from '../../errors'
+import { evaluateVisitor } from '../segments/membership'
+import { type AttributeValue, RESERVED_FIELDS, VISITOR_LIMITS, type Visitor, type VisitorDetail, type VisitorEvent } from './model'
+
+/** Prefix of the key an anonymous visitor (known only by `anonymous_id`) is stored under. */
+export const ANONYMOUS_KEY_PREFIX = 'anon:'
+
+/** What `upsertVisitor` takes. Absent fields keep their values; `null` removes one. */
+export interface UpsertVisitorInput {
+  /** The stable key, 1-128 characters. */
+  key: string
+  email?: string | null
+  name?: string | null
+  /** Custom attributes to merge: scalars or flat arrays of scalars; `null` removes the attribute. */
+  attributes?: Record<string, unknown>
+  /** An anonymous id whose visitor (`anon:<id>`) is merged into this one (events, attributes, counts). */
+  anonymousId?: string
+}
+
+export interface UpsertVisitorResult {
+  visitor: Visitor
+  row: VisitorRow
+  created: boolean
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+/** Checks a visitor key (numbers are taken as text); returns it as a string. */
+export function checkKey(raw: unknown, param = 'key'): string {
+  if (typeof raw === 'number' && Number.isFinite(raw)) raw = String(raw)
+  if (typeof raw !== 'string' || raw.length < 1 || raw.length > VISITOR_LIMITS.keyMax) {
+    throw new BadRequestError(`${param} is required: a string of 1-${VISITOR_LIMITS.keyMax} characters`, param)
+  }
+  return raw
+}
+
+/** Checks an anonymous id and returns the visitor key it is stored under. */
+export function anonymousKey(raw: unknown, param = 'anonymous_id'): string {
+  if (typeof raw !== 'string' || raw.length < 1 || raw.length > VISITOR_LIMITS.keyMax) {
+    throw new BadRequestError(`${param} must be a string of 1-${VISITOR_LIMITS.keyMax} characters`, param)
+  }
+  return ANONYMOUS_KEY_PREFIX + raw
+}
+
+/**
+ * The visitor key a body names: `key`, else its alias `user_id`, else the anonymous visitor of
+ * `anonymous_id`. `prefix` is put before param names (`events[2].`).
+ */
+export function keyOfBody(body: { key?: unknown; user_id?: unknown; anonymous_id?: unknown }, prefix = ''): { key: string; verified: boolean } {
+  if (body.key !== undefined) return { key: checkKey(body.key, `${prefix}key`), verified: true }
+  if (body.user_id !== undefined) return { key: checkKey(body.user_id, `${prefix}user_id`), verified: true }
+  if (body.anonymous_id !== undefined) return { key: anonymousKey(body.anonymous_id, `${prefix}anonymous_id`), verified: false }
+  throw new BadRequestError(`${prefix}key is required: a string of 1-${VISITOR_LIMITS.keyMax} characters`, `${prefix}key`)
+}
+
+/** Checks one attribute or property value; `param` names it in the 400. */
+export function checkValue(value: unknown, param: string): AttributeValue {
+  const scalar = (v: unknown) =>
+    (typeof v === 'string' && v.length <= VISITOR_LIMITS.stringValueMax) || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+  if (scalar(value)) return value as AttributeValue
+  if (Array.isArray(value) && value.length <= VISITOR_LIMITS.arrayItems && value.every(scalar)) return value as AttributeValue
+  throw new BadRequestError(
+    `${param} must be a string (up to ${VISITOR_LIMITS.stringValueMax} characters), number, boolean, or a flat array of up to ${VISITOR_LIMITS.arrayItems} of them`,
+    param,
+  )
+}
+
+function checkAttributeName(name: string, param: string): void {
+  if (name.length < 1 || name.length > VISITOR_LIMITS.attributeNameMax) {
+    throw new BadRequestError(`attribute names must be 1-${VISITOR_LIMITS.attributeNameMax} characters`, param)
+  }
+}
+
+function checkEmail(raw: unknown): string | null | undefined {
+  if (raw === undefined || raw === null) return raw
+  if (typeof raw !== 'string' || raw.length > VISITOR_LIMITS.emailMax || !EMAIL.test(raw)) {
+    throw new BadRequestError('email must be an email address like jay@example.com (or null to remove it)', 'email')
+  }
+  return raw
+}
+
+function checkName(raw: unknown): string | null | undefined {
+  if (raw === undefined || raw === null) return raw
+  if (typeof raw !== 'string' || raw.length < 1 || raw.length > VISITOR_LIMITS.nameMax) {
+    throw new BadRequestError(`name must be 1-${VISITOR_LIMITS.nameMax} characters (or null to remove it)`, 'name')
+  }
+  return raw
+}
+
+/**
+ * Turns a POST visitors body into an upsert input: reserved fields are read, every other top-level
+ * field (and the optional `attributes` object) is a custom attribute. 400s name the field.
+ */
+export function visitorInputOfBody(body: Record<string, unknown>): UpsertVisitorInput {
+  const { key } = keyOfBody(body)
+  const attributes: Record<string, unknown> = {}
+  if (body.attributes !== undefined) {
+    if (typeof body.attributes !== 'object' || body.attributes === null || Array.isArray(body.attributes)) {
+      throw new BadRequestError('attributes must be an object', 'attributes')
+    }
+    for (const [name, value] of Object.entries(body.attributes)) {
+      checkAttributeName(name, `attributes.${name}`)
+      attributes[name] = value === null ? null : checkValue(value, `attributes.${name}`)
+    }
+  }
+  for (const [name, value] of Object.entries(body)) {
+    if (RESERVED_FIELDS.has(name)) continue
+    checkAttributeName(name, name)
+    attributes[name] = value === null ? null : checkValue(value, name)
+  }
+  const input: UpsertVisitorInput = { key, attributes }
+  if (body.email !== undefined) input.email = checkEmail(body.email)
+  if (body.name !== undefined) input.name = checkName(body.name)
+  if ((body.key !== undefined || body.user_id !== undefined) && body.anonymous_id !== undefined) {
+    input.anonymousId = anonymousKey(body.anonymous_id).slice(ANONYMOUS_KEY_PREFIX.length)
+  }
+  return input
+}
+
+function parseAttributes(row: VisitorRow): Record<string, AttributeValue> {
+  return JSON.parse(row.attributes) as Record<string, AttributeValue>
+}
+
+function mergeAttributes(base: Record<string, AttributeValue>, changes: Record<string, unknown>): Record<string, AttributeValue> {
+  const out = { ...base }
+  for (const [name, value] of Object.entries(changes)) {
+    checkAttributeName(name, `attributes.${name}`)
+    if (value === null) delete out[name]
+    else out[name] = checkValue(value, `attributes.${name}`)
+  }
+  if (Object.keys(out).length > VISITOR_LIMITS.attributes) {
+    throw new BadRequestError(`a visitor may have at most ${VISITOR_LIMITS.attributes} custom attributes`, 'attributes')
+  }
+  return out
+}
+
+/** The API shape of a visitor row, with its segments. */
+export function presentVisitor(store: Store, row: VisitorRow): Visitor {
+  return {
+    id: row.id,
+    key: row.key,
+    email: row.email,
+    name: row.name,
+    attributes: parseAttributes(row),
+    first_seen_utc: isoUtc(row.first_seen_ms),
+    last_seen_utc: isoUtc(row.last_seen_ms),
+    event_count: row.event_count,
+    segments: store.segments.memberships(row.id).map((m) => ({ id: m.segment_id, name: m.name, entered_utc: isoUtc(m.entered_ms) })),
+  }
+}
+
+/** The API shape of a stored event. */
+export function presentEvent(row: VisitorEventRow, key: string): VisitorEvent {
+  return {
+    id: row.id,
+    event_id: row.event_id,
+    key,
+    name: row.name,
+    properties: JSON.parse(row.properties),
+    timestamp_utc: isoUtc(row.occurred_ms),
+    received_utc: isoUtc(row.received_ms),
+  }
+}
+
+/** Merges the anonymous visitor `anonKey` into `target` (same site) and deletes it. */
+function absorbAnonymous(store: Store, target: VisitorRow, anonKey: string, nowMs: number): VisitorRow {
+  const anon = store.visitors.byKey(target.site_id, anonKey)
+  if (!anon || anon.id === target.id) return target
+  store.visitorEvents.reassign(target.site_id, anon.id, target.id)
+  const attrs = { ...parseAttributes(anon), ...parseAttributes(target) }
+  if (Object.keys(attrs).length > VISITOR_LIMITS.attributes) {
+    throw new BadRequestError(`a visitor may have at most ${VISITOR_LIMITS.attributes} custom attributes`, 'attributes')
+  }
+  store.visitors.updateProfile(target.site_id, target.id, target.email ?? anon.email, target.name ?? anon.name, JSON.stringify(attrs), nowMs)
+  const merged = store.visitors.absorb(target.site_id, target.id, anon) as VisitorRow
+  store.visitors.remove(target.site_id, anonKey)
+  return merged
+}
+
+/**
+ * Creates or updates the site's visitor with `input.key`, merging attributes (absent keep,
+ * `null` removes), merging in the anonymous visitor of `input.anonymousId` if any, and
+ * re-evaluating the visitor's segments, all in one transaction. Throws BadRequestError naming
+ * the field on bad input. Used by POST visitors, track (unknown keys) and the chat engine.
+ * Signature: upsertVisitor(store, clock, siteId, { key, email?, name?, attributes?, anonymousId? })
+ *   -> { visitor (API shape), row (VisitorRow), created }.
+ */
+export function upsertVisitor(store: Store, clock: Clock, siteId: number, input: UpsertVisitorInput): UpsertVisitorResult {
+  const key = checkKey(input.key)
+  const email = checkEmail(input.email)
+  const name = checkName(input.name)
+  return store.transaction(() => {
+    const now = clock.now()
+    const existing = store.visitors.byKey(siteId, key)
+    const attrs = mergeAttributes(existing ? parseAttributes(existing) : {}, input.attributes ?? {})
+    let row: VisitorRow
+    if (existing) {
+      row = store.visitors.updateProfile(
+        siteId,
+        existing.id,
+        email === undefined ? existing.email : email,
+        name === undefined ? existing.name : name,
+        JSON.stringify(attrs),
+        now,
+      ) as VisitorRow
+    } else {
+      row = store.visitors.insert(siteId, key, email ?? null, name ?? null, JSON.stringify(attrs), now)
+    }
+    if (input.anonymousId !== undefined) row = absorbAnonymous(store, row, ANONYMOUS_KEY_PREFIX + input.anonymousId, now)
+    evaluateVisitor(store, row, now)
+    return { visitor: presentVisitor(store, row), row, created: !existing }
+  })
+}
+
+/** The site's visitor with this key, with recent events and segments; 404 when unknown. */
+export function getVisitor(store: Store, siteId: number, key: string): VisitorDetail {
+  const row = store.visitors.byKey(siteId, checkKey(key))
+  if (!row) throw new NotFoundError(`No visitor with key "${key}".`, 'key')
+  const events = store.visitorEvents.recent(row.id, VISITOR_LIMITS.recentEvents).map((e) => {
+    const { key: _key, ...rest } = presentEvent(e, row.key)
+    return rest
+  })
+  return { ...presentVisitor(store, row), events }
+}
+
+/** Erases a visitor: attributes, events and memberships go with the row. 404 when unknown. */
+export function deleteVisitor(store: Store, siteId: number, key: string): { key: string; deleted: true } {
+  const id = store.transaction(() => store.visitors.remove(siteId, checkKey(key)))
+  if (id === null) throw new NotFoundError(`No visitor with key "${key}".`, 'key')
+  return { key, deleted: true }
+}
+
+function encodeCursor(row: VisitorRow): string {
+  return Buffer.from(`${row.last_seen_ms}.${row.id}`).toString('base64url')
+}
+
+function decodeCursor(cursor: string): { lastSeenMs: number; id: number } {
+  const m = /^(-?\d+)\.(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString())
+  if (!m) throw new BadRequestError('cursor is not a next_cursor this API returned', 'cursor')
+  return { lastSeenMs: Number(m[1]), id: Number(m[2]) }
+}
+
+/** Parses an ISO-8601 date-time query value; 400 naming `param` otherwise. */
+export function parseIsoParam(raw: string, param: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) ? Date.parse(raw) : Number.NaN
+  if (Number.isNaN(ms)) throw new BadRequestError(`${param} must be an ISO-8601 date-time like 2026-11-25T12:00:00Z`, param)
+  return ms
+}
+
+/** One page of the site's visitors, newest activity first, with optional filters. */
+export function listVisitors(
+  store: Store,
+  siteId: number,
+  q: { limit?: number; cursor?: string; segment?: number; email?: string; updated_since?: string },
+): { items: Visitor[]; has_more: boolean; next_cursor: string | null } {
+  const limit = q.limit ?? 20
+  if (q.segment !== undefined && !store.segments.get(siteId, q.segment)) throw new NotFoundError(`No segment with id ${q.segment}.`, 'segment')
+  const rows = store.visitors.list(siteId, {
+    segmentId: q.segment ?? null,
+    email: q.email ?? null,
+    updatedSinceMs: q.updated_since !== undefined ? parseIsoParam(q.updated_since, 'updated_since') : null,
+    after: q.cursor ? decodeCursor(q.cursor) : null,
+    limit: limit + 1,
+  })
+  const has_more = rows.length > limit
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return { items: page.map((r) => presentVisitor(store, r)), has_more, next_cursor: has_more && last ? encodeCursor(last) : null }
+}
