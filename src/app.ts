@@ -22,12 +22,15 @@ import { UsageCounter } from './modules/tokens/usage-counter'
 import { whoamiModule } from './modules/whoami'
 import { newRequestId } from './random'
 import { TokenBuckets } from './ratelimit/token-bucket'
+import { createIdleDispatcher, type WebhookDispatcher } from './webhooks/dispatcher'
 
 export interface AppDeps {
   config: Config
   store: Store
   clock: Clock
   logger: Logger
+  /** The webhook worker's handle (the server starts one); without it events wait in the outbox. */
+  webhooks?: WebhookDispatcher
 }
 
 /** Public base URL: the configured one, else derived from host and port. */
@@ -54,7 +57,8 @@ export function createApp(deps: AppDeps) {
     clientIp: (req) => clientIps.get(req) ?? 'unknown',
     onPrincipal: (req, p) => principals.set(req, p),
   })
-  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage }
+  const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks }
 
   let routeTable: RouteTable | null = null
   const routes = () => {
@@ -100,6 +104,6 @@ export function createApp(deps: AppDeps) {
     return response
   }
 
-  return { elysia: app, handle, buckets, usage, authenticator, routes }
+  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks }
 }
 export type App = ReturnType<typeof createApp>

@@ -13,6 +13,7 @@ import { createSiteIdentityRepo } from './site-identity'
 import { createSiteRepo } from './sites'
 import { createTagRepo } from './tags'
 import { createTokenRepo } from './tokens'
+import { createWebhookRepo } from './webhooks'
 import { createVisitorEventRepo } from './visitor-events'
 import { createVisitorRepo } from './visitors'
 
@@ -25,6 +26,7 @@ export function createStore(db: Database) {
     tokens: createTokenRepo(db),
     tags: createTagRepo(db),
     rateBuckets: createRateBucketRepo(db),
+    webhooks: createWebhookRepo(db),
     visitors: createVisitorRepo(db),
     visitorEvents: createVisitorEventRepo(db),
     segments: createSegmentRepo(db),

@@ -5,6 +5,7 @@ import type { Store } from '../db/store'
 import type { Logger } from '../log'
 import type { UsageCounter } from '../modules/tokens/usage-counter'
 import type { TokenBuckets } from '../ratelimit/token-bucket'
+import type { WebhookDispatcher } from '../webhooks/dispatcher'
 import type { AuthPlugin } from './auth'
 
 export interface ModuleDeps {
@@ -15,4 +16,6 @@ export interface ModuleDeps {
   auth: AuthPlugin
   buckets: TokenBuckets
   usage: UsageCounter
+  /** Webhook delivery: call `webhooks.wake()` after a commit that enqueued events. */
+  webhooks: WebhookDispatcher
 }

@@ -4,6 +4,7 @@
  */
 import core from './001-core'
 import visitors from './002-visitors'
+import webhooks from './003-webhooks'
 
 export interface Migration {
   version: number
@@ -11,4 +12,4 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: Migration[] = [core, visitors]
+export const MIGRATIONS: Migration[] = [core, visitors, webhooks]

@@ -1,0 +1,279 @@
+/**
+ * Webhook subscriptions, events, deliveries and attempts. The request thread uses the site-scoped
+ * statements; the worker thread (its own connection) uses the claim / record statements, which
+ * take a lease with a conditional UPDATE so two claimers can never send the same row at once.
+ */
+import type { Database } from 'bun:sqlite'
+
+export interface SubscriptionRow {
+  id: number
+  site_id: number
+  url: string
+  /** JSON array of event types. */
+  events: string
+  description: string
+  active: number
+  disabled_reason: string | null
+  secret: string
+  previous_secret: string | null
+  previous_secret_until_ms: number | null
+  created_ms: number
+  updated_ms: number
+}
+
+export interface EventRow {
+  id: string
+  site_id: number
+  type: string
+  body: string
+  created_ms: number
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'dead'
+
+export interface DeliveryRow {
+  seq: number
+  id: string
+  site_id: number
+  subscription_id: number
+  event_id: string
+  event: string
+  status: DeliveryStatus
+  attempts: number
+  next_attempt_ms: number | null
+  lease_until_ms: number | null
+  last_attempt_ms: number | null
+  last_status_code: number | null
+  last_error: string | null
+  created_ms: number
+  updated_ms: number
+}
+
+export interface AttemptRow {
+  id: number
+  delivery_seq: number
+  number: number
+  url: string
+  at_ms: number
+  duration_ms: number
+  status_code: number | null
+  error: string | null
+  error_message: string | null
+  /** JSON object of the request headers sent (no secret is ever among them). */
+  request_headers: string
+  response_body: string | null
+}
+
+/** Everything the worker needs to send one claimed delivery. */
+export interface SendableRow {
+  seq: number
+  id: string
+  event_id: string
+  event: string
+  attempts: number
+  body: string
+  subscription_id: number
+  url: string
+  active: number
+  secret: string
+  previous_secret: string | null
+  previous_secret_until_ms: number | null
+}
+
+/** The outcome of one attempt, written with the delivery's new state in one statement pair. */
+export interface AttemptRecord {
+  seq: number
+  number: number
+  url: string
+  atMs: number
+  durationMs: number
+  statusCode: number | null
+  error: string | null
+  errorMessage: string | null
+  requestHeaders: string
+  responseBody: string | null
+  status: DeliveryStatus
+  nextAttemptMs: number | null
+}
+
+export interface DeliveryFilter {
+  subscriptionId: number | null
+  status: string | null
+  event: string | null
+  /** Only rows with a smaller seq (the cursor). */
+  beforeSeq: number | null
+  limit: number
+}
+
+/** Prepared statements over the webhook tables. */
+export function createWebhookRepo(db: Database) {
+  const subList = db.query<SubscriptionRow, [number]>('SELECT * FROM webhook_subscriptions WHERE site_id = ? ORDER BY id')
+  const subGet = db.query<SubscriptionRow, [number, number]>('SELECT * FROM webhook_subscriptions WHERE site_id = ? AND id = ?')
+  const subCount = db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM webhook_subscriptions WHERE site_id = ?')
+  const subActive = db.query<{ id: number; events: string }, [number]>('SELECT id, events FROM webhook_subscriptions WHERE site_id = ? AND active = 1')
+  const subInsert = db.query<SubscriptionRow, [number, string, string, string, string, number, number]>(
+    'INSERT INTO webhook_subscriptions (site_id, url, events, description, secret, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+  )
+  const subUpdate = db.query<SubscriptionRow, [string, string, string, number, string | null, number, number, number]>(
+    'UPDATE webhook_subscriptions SET url = ?, events = ?, description = ?, active = ?, disabled_reason = ?, updated_ms = ? WHERE site_id = ? AND id = ? RETURNING *',
+  )
+  const subRotate = db.query<SubscriptionRow, [string, number, number, number, number]>(
+    'UPDATE webhook_subscriptions SET previous_secret = secret, secret = ?, previous_secret_until_ms = ?, updated_ms = ? WHERE site_id = ? AND id = ? RETURNING *',
+  )
+  const subRemove = db.query<{ id: number }, [number, number]>('DELETE FROM webhook_subscriptions WHERE site_id = ? AND id = ? RETURNING id')
+  const subDisable = db.query<{ id: number }, [string, number, number]>(
+    'UPDATE webhook_subscriptions SET active = 0, disabled_reason = ?, updated_ms = ? WHERE id = ? AND active = 1 RETURNING id',
+  )
+
+  const eventInsert = db.query<null, [string, number, string, string, number]>(
+    'INSERT INTO webhook_events (id, site_id, type, body, created_ms) VALUES (?, ?, ?, ?, ?)',
+  )
+  const deliveryInsert = db.query<null, [string, number, number, string, string, number, number, number]>(
+    "INSERT INTO webhook_deliveries (id, site_id, subscription_id, event_id, event, status, next_attempt_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+  )
+  const deliveryList = db.query<
+    DeliveryRow,
+    [number, number | null, number | null, string | null, string | null, string | null, string | null, number | null, number | null, number]
+  >(
+    `SELECT * FROM webhook_deliveries WHERE site_id = ?
+       AND (? IS NULL OR subscription_id = ?)
+       AND (? IS NULL OR status = ?)
+       AND (? IS NULL OR event = ?)
+       AND (? IS NULL OR seq < ?)
+     ORDER BY seq DESC LIMIT ?`,
+  )
+  const deliveryGet = db.query<DeliveryRow, [number, string]>('SELECT * FROM webhook_deliveries WHERE site_id = ? AND id = ?')
+  const attemptsOf = db.query<AttemptRow, [number]>('SELECT * FROM webhook_attempts WHERE delivery_seq = ? ORDER BY id')
+  const deliveryRequeue = db.query<DeliveryRow, [number, number, number, string, number]>(
+    `UPDATE webhook_deliveries SET status = 'pending', next_attempt_ms = ?, updated_ms = ?
+     WHERE site_id = ? AND id = ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?) RETURNING *`,
+  )
+  const deadLetterPending = db.query<{ seq: number }, [string, number, number]>(
+    `UPDATE webhook_deliveries SET status = 'dead', next_attempt_ms = NULL, last_error = ?, updated_ms = ?
+     WHERE subscription_id = ? AND next_attempt_ms IS NOT NULL AND lease_until_ms IS NULL RETURNING seq`,
+  )
+  const queueStats = db.query<{ depth: number; oldest_created_ms: number | null }, []>(
+    'SELECT COUNT(*) AS depth, MIN(created_ms) AS oldest_created_ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL',
+  )
+  const dueCount = db.query<{ due: number; oldest_due_ms: number | null }, [number]>(
+    'SELECT COUNT(*) AS due, MIN(next_attempt_ms) AS oldest_due_ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL AND next_attempt_ms <= ?',
+  )
+
+  // Worker side.
+  const dueRows = db.query<{ seq: number; subscription_id: number }, [number, number, string, number]>(
+    `SELECT d.seq, d.subscription_id FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+     WHERE d.next_attempt_ms IS NOT NULL AND d.next_attempt_ms <= ? AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ?)
+       AND s.active = 1 AND d.subscription_id NOT IN (SELECT value FROM json_each(?))
+     ORDER BY d.next_attempt_ms LIMIT ?`,
+  )
+  const takeLease = db.query<null, [number, number, number, number]>(
+    `UPDATE webhook_deliveries SET lease_until_ms = ?
+     WHERE seq = ? AND next_attempt_ms IS NOT NULL AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
+  )
+  const sendable = db.query<SendableRow, [number]>(
+    `SELECT d.seq, d.id, d.event_id, d.event, d.attempts, e.body, d.subscription_id, s.url, s.active, s.secret, s.previous_secret, s.previous_secret_until_ms
+     FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhook_subscriptions s ON s.id = d.subscription_id
+     WHERE d.seq = ?`,
+  )
+  const attemptInsert = db.query<null, [number, string, number, number, number | null, string | null, string | null, string, string | null, number]>(
+    `INSERT INTO webhook_attempts (delivery_seq, number, url, at_ms, duration_ms, status_code, error, error_message, request_headers, response_body)
+     SELECT seq, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM webhook_deliveries WHERE seq = ?`,
+  )
+  const deliveryAfterAttempt = db.query<null, [string, number, number | null, number, number | null, string | null, number, number]>(
+    `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_ms = ?, lease_until_ms = NULL,
+       last_attempt_ms = ?, last_status_code = ?, last_error = ?, updated_ms = ? WHERE seq = ?`,
+  )
+  const releaseLease = db.query<null, [number]>('UPDATE webhook_deliveries SET lease_until_ms = NULL WHERE seq = ?')
+  const deadLetterOne = db.query<null, [string, number, number]>(
+    "UPDATE webhook_deliveries SET status = 'dead', next_attempt_ms = NULL, lease_until_ms = NULL, last_error = ?, updated_ms = ? WHERE seq = ?",
+  )
+  const earliestNext = db.query<{ ms: number | null }, []>('SELECT MIN(next_attempt_ms) AS ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL')
+  const earliestUnleasedAfter = db.query<{ ms: number | null }, [number]>(
+    'SELECT MIN(next_attempt_ms) AS ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL AND next_attempt_ms > ?',
+  )
+  const earliestLeaseEnd = db.query<{ ms: number | null }, []>('SELECT MIN(lease_until_ms) AS ms FROM webhook_deliveries WHERE lease_until_ms IS NOT NULL')
+
+  const recordMany = db.transaction((records: AttemptRecord[], nowMs: number) => {
+    for (const r of records) {
+      attemptInsert.run(r.number, r.url, r.atMs, r.durationMs, r.statusCode, r.error, r.errorMessage, r.requestHeaders, r.responseBody, r.seq)
+      deliveryAfterAttempt.run(r.status, r.number, r.nextAttemptMs, r.atMs, r.statusCode, r.error, nowMs, r.seq)
+    }
+  })
+
+  return {
+    /** A site's subscriptions by id. */
+    listSubscriptions: (siteId: number) => subList.all(siteId),
+    /** One subscription of a site, or null. */
+    getSubscription: (siteId: number, id: number) => subGet.get(siteId, id),
+    /** How many subscriptions a site has. */
+    countSubscriptions: (siteId: number) => subCount.get(siteId)?.n ?? 0,
+    /** Active subscriptions of a site with their event lists (for fan-out). */
+    activeSubscriptions: (siteId: number) => subActive.all(siteId),
+    /** Inserts a subscription. */
+    insertSubscription: (siteId: number, url: string, events: string, description: string, secret: string, nowMs: number) =>
+      subInsert.get(siteId, url, events, description, secret, nowMs, nowMs) as SubscriptionRow,
+    /** Replaces the editable fields; null if it is not the site's. */
+    updateSubscription: (
+      siteId: number,
+      id: number,
+      f: { url: string; events: string; description: string; active: boolean; disabledReason: string | null },
+      nowMs: number,
+    ) => subUpdate.get(f.url, f.events, f.description, f.active ? 1 : 0, f.disabledReason, nowMs, siteId, id),
+    /** Makes `secret` current and keeps the old one valid until `graceUntilMs`; null if not the site's. */
+    rotateSecret: (siteId: number, id: number, secret: string, graceUntilMs: number, nowMs: number) => subRotate.get(secret, graceUntilMs, nowMs, siteId, id),
+    /** Deletes a subscription with its deliveries; false if it is not the site's. */
+    removeSubscription: (siteId: number, id: number) => subRemove.get(siteId, id) !== null,
+    /** Deactivates a subscription (410 Gone); true if it was active. */
+    disableSubscription: (id: number, reason: string, nowMs: number) => subDisable.get(reason, nowMs, id) !== null,
+
+    /** Writes an event row (its body is what every delivery of it sends, byte for byte). */
+    insertEvent: (id: string, siteId: number, type: string, body: string, nowMs: number) => void eventInsert.run(id, siteId, type, body, nowMs),
+    /** Writes one delivery row, due at once. */
+    insertDelivery: (id: string, siteId: number, subscriptionId: number, eventId: string, event: string, nowMs: number) =>
+      void deliveryInsert.run(id, siteId, subscriptionId, eventId, event, nowMs, nowMs, nowMs),
+    /** A page of a site's deliveries, newest first. */
+    listDeliveries: (siteId: number, f: DeliveryFilter) =>
+      deliveryList.all(siteId, f.subscriptionId, f.subscriptionId, f.status, f.status, f.event, f.event, f.beforeSeq, f.beforeSeq, f.limit),
+    /** One delivery of a site, or null. */
+    getDelivery: (siteId: number, id: string) => deliveryGet.get(siteId, id),
+    /** The attempts of a delivery, oldest first. */
+    attemptsOf: (seq: number) => attemptsOf.all(seq),
+    /** Makes a delivery due now unless an attempt is in flight; null when it is leased (or not the site's). */
+    requeueDelivery: (siteId: number, id: string, nowMs: number) => deliveryRequeue.get(nowMs, nowMs, siteId, id, nowMs),
+    /** Dead-letters a subscription's unfinished, unclaimed deliveries; returns how many. */
+    deadLetterPending: (subscriptionId: number, reason: string, nowMs: number) => deadLetterPending.all(reason, nowMs, subscriptionId).length,
+    /** Unfinished deliveries: count and oldest creation time; and those due by `nowMs`. */
+    queueStats: (nowMs: number) => ({
+      ...(queueStats.get() ?? { depth: 0, oldest_created_ms: null }),
+      ...(dueCount.get(nowMs) ?? { due: 0, oldest_due_ms: null }),
+    }),
+
+    /** Up to `limit` due, unleased rows of active subscriptions not in `excludeSubscriptions`. */
+    dueRows: (nowMs: number, limit: number, excludeSubscriptions: number[]) => dueRows.all(nowMs, nowMs, JSON.stringify(excludeSubscriptions), limit),
+    /** Takes the lease on a due row; false if someone else holds it or it is no longer due. */
+    takeLease: (seq: number, untilMs: number, nowMs: number) => takeLease.run(untilMs, seq, nowMs, nowMs).changes === 1,
+    /** The delivery, its event body and its subscription's URL and secrets. */
+    sendable: (seq: number) => sendable.get(seq),
+    /** Records attempts and the deliveries' new state in one transaction. */
+    recordAttempts: (records: AttemptRecord[], nowMs: number) => recordMany.immediate(records, nowMs),
+    /** Gives a claimed row back without an attempt (shutdown). */
+    releaseLease: (seq: number) => void releaseLease.run(seq),
+    /** Dead-letters one row without an attempt (its subscription is gone or inactive). */
+    deadLetter: (seq: number, reason: string, nowMs: number) => void deadLetterOne.run(reason, nowMs, seq),
+    /** When the worker has something to do next: the earliest retry or the earliest lease to expire. */
+    nextWakeMs: (nowMs: number): number | null => {
+      const next = earliestNext.get()?.ms ?? null
+      const candidates: number[] = []
+      if (next !== null && next > nowMs) candidates.push(next)
+      else if (next !== null) {
+        // Rows already due but not claimable right now are leased: wake when a lease ends or a later row is due.
+        const later = earliestUnleasedAfter.get(nowMs)?.ms ?? null
+        if (later !== null) candidates.push(later)
+        const lease = earliestLeaseEnd.get()?.ms ?? null
+        if (lease !== null) candidates.push(lease)
+      }
+      return candidates.length ? Math.min(...candidates) : null
+    },
+  }
+}
+export type WebhookRepo = ReturnType<typeof createWebhookRepo>

@@ -1,0 +1,53 @@
+/**
+ * Messages between the request thread (the dispatcher) and the delivery worker thread. Both
+ * sides import only these types, so a change to the conversation is a change to this file.
+ */
+
+/** Why an attempt failed, as the delivery log shows it. */
+export type AttemptError = 'timeout' | 'dns' | 'refused' | 'tls' | 'http'
+
+/** What the worker needs to run; sent once, in the `init` message. */
+export interface WorkerSettings {
+  /** The SQLite file the worker opens its own connection to. */
+  dbPath: string
+  timeoutMs: number
+  /** Seconds to wait after failed attempt 1, 2, ...; one attempt more than entries, then dead. */
+  backoffSeconds: number[]
+  allowPrivate: boolean
+  concurrency: number
+  perSubscription: number
+  /** How long a claimed row stays ours: longer than the timeout, so a live attempt is never stolen. */
+  leaseMs: number
+  /** The longest the worker sleeps without being woken (a backstop for rows written by other processes). */
+  idleCheckMs: number
+  /** Set when the dispatcher's clock is not the wall clock: the worker then follows `now` from each message. */
+  manualNowMs: number | null
+}
+
+/** One attempt's outcome, as reported back to the request thread. */
+export interface AttemptSummary {
+  number: number
+  at_ms: number
+  duration_ms: number
+  status_code: number | null
+  error: AttemptError | null
+  error_message: string | null
+  /** The delivery's status after this attempt. */
+  status: 'pending' | 'succeeded' | 'failed' | 'dead'
+  next_attempt_ms: number | null
+}
+
+export type ToWorker =
+  | { type: 'init'; settings: WorkerSettings }
+  /** Something may be due now (a commit, a retry request, or the test clock moved). */
+  | { type: 'wake'; nowMs?: number }
+  /** Finish or hand back claimed rows within `graceMs`, then answer `stopped`. */
+  | { type: 'stop'; graceMs: number }
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'attempted'; deliveryId: string; attempt: AttemptSummary }
+  /** Rows currently claimed by the worker (for status). */
+  | { type: 'inflight'; count: number }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
+  | { type: 'stopped'; handedBack: number }
