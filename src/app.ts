@@ -16,9 +16,14 @@ import { createPlatformPlugin } from './http/platform'
 import { RouteTable } from './http/route-table'
 import type { Logger } from './log'
 import { redactUrl } from './log'
+import { conversationStartersModule } from './modules/conversation-starters'
+import { segmentsModule } from './modules/segments'
+import { siteSettingsModule } from './modules/site-settings'
 import { healthModule, legacyFallbackModule, openapiModule } from './modules/system'
 import { tagsModule } from './modules/tags'
 import { UsageCounter } from './modules/tokens/usage-counter'
+import { trackModule } from './modules/track'
+import { visitorsModule } from './modules/visitors'
 import { whoamiModule } from './modules/whoami'
 import { newRequestId } from './random'
 import { TokenBuckets } from './ratelimit/token-bucket'
@@ -73,6 +78,11 @@ export function createApp(deps: AppDeps) {
     .use(legacyFallbackModule(() => routes().resources))
     .use(whoamiModule(moduleDeps))
     .use(tagsModule(moduleDeps))
+    .use(visitorsModule(moduleDeps))
+    .use(trackModule(moduleDeps))
+    .use(segmentsModule(moduleDeps))
+    .use(conversationStartersModule(moduleDeps))
+    .use(siteSettingsModule(moduleDeps))
 
   /** Handles one request. `ip` is the client address as the server saw it. */
   async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {

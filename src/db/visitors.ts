@@ -71,8 +71,7 @@ export function createVisitorRepo(db: Database) {
     updateProfile: (siteId: number, id: number, email: string | null, name: string | null, attributesJson: string, nowMs: number) =>
       updateProfile.get(email, name, attributesJson, nowMs, nowMs, siteId, id),
     /** Counts `count` new events, the latest occurring at `occurredMs`; null if not the site's. */
-    recordEvents: (siteId: number, id: number, count: number, occurredMs: number, nowMs: number) =>
-      recordEvents.get(count, occurredMs, nowMs, siteId, id),
+    recordEvents: (siteId: number, id: number, count: number, occurredMs: number, nowMs: number) => recordEvents.get(count, occurredMs, nowMs, siteId, id),
     /** Adds a merged visitor's counts and seen times to this one; null if not the site's. */
     absorb: (siteId: number, id: number, from: { event_count: number; first_seen_ms: number; last_seen_ms: number }) =>
       absorb.get(from.event_count, from.first_seen_ms, from.last_seen_ms, siteId, id),

@@ -32,8 +32,11 @@ function validationError(error: {
   type?: string
 }): ApiError {
   const first = error.valueError
-  const path = first?.path?.replace(/^\//, '').replaceAll('/', '.') || (error.type === 'query' ? 'query' : 'body')
   const custom = typeof error.customError === 'string' ? error.customError : first?.schema?.error
+  // A coerced query value that fails a bound (`limit=0`) arrives as a "property" error without a
+  // path; our schema messages start with the field name ("limit must be ..."), so take it from there.
+  const named = error.type === 'property' && custom ? /^([a-z_][\w.]*) must\b/.exec(custom)?.[1] : undefined
+  const path = first?.path?.replace(/^\//, '').replaceAll('/', '.') || named || (error.type === 'query' ? 'query' : 'body')
   const message = custom ?? `${path}: ${first?.message ?? 'invalid value'}`
   return new ApiError(400, 'bad_request', message, path)
 }

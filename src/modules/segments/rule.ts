@@ -118,11 +118,11 @@ function checkGroup(node: Record<string, unknown>, path: string, depth: number, 
   const items = node[kind]
   if (!Array.isArray(items) || items.length === 0) fail(`${path}.${kind}`, 'must be a non-empty array of conditions')
   items.forEach((item, i) => {
-    checkNode(item, `${path}.${kind}[${i}]`, depth + 1, budget)
+    checkNode(item, `${path}.${kind}.${i}`, depth + 1, budget)
   })
 }
 
-/** Validates a rule; throws a 400 whose `param` is the path of the problem (`rule.all[1].op`). */
+/** Validates a rule; throws a 400 whose `param` is the path of the problem (`rule.all.1.op`). */
 export function validateRule(rule: unknown, path = 'rule'): Rule {
   if (!isObject(rule) || !('all' in rule || 'any' in rule)) fail(path, 'must be {"all": [...]} or {"any": [...]}')
   checkGroup(rule, path, 1, { left: RULE_LIMITS.conditions })

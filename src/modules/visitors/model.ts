@@ -27,7 +27,7 @@ const Scalar = t.Union([t.String(), t.Number(), t.Boolean()])
 export const AttributeValue = t.Union([Scalar, t.Array(Scalar)])
 export type AttributeValue = Static<typeof AttributeValue>
 
-const KeyInput = t.Union([t.String(), t.Number()], { description: 'The stable visitor key, 1-128 characters (numbers are taken as text).' })
+export const KeyInput = t.Union([t.String(), t.Number()], { description: 'The stable visitor key, 1-128 characters (numbers are taken as text).' })
 
 export const SegmentMembership = t.Object({ id: t.Integer(), name: t.String(), entered_utc: t.String() })
 
@@ -74,7 +74,7 @@ export const UpsertVisitorBody = t.Object(
     ),
     email: t.Optional(t.Union([t.String(), t.Null()])),
     name: t.Optional(t.Union([t.String(), t.Null()])),
-    attributes: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Custom attributes; may also be sent as top-level fields.' })),
+    attributes: t.Optional(t.Unknown({ description: 'Custom attributes (an object); they may also be sent as top-level fields.' })),
     identity_token: t.Optional(t.String({ description: 'Identity JWT (publishable-key callers on sites that require verification).' })),
   },
   { additionalProperties: true, description: 'Any other top-level field is a custom attribute; null removes one.' },
@@ -94,44 +94,3 @@ export const KeyQuery = t.Object({ ...TokenQuery, key: t.Optional(t.String()) })
 export const KeyParams = t.Object({ key: t.String() })
 
 export const DeletedVisitor = t.Object({ key: t.String(), deleted: t.Literal(true) })
-
-const TrackItemFields = {
-  key: t.Optional(KeyInput),
-  user_id: t.Optional(t.Union([t.String(), t.Number()])),
-  anonymous_id: t.Optional(t.String()),
-  name: t.Optional(t.Unknown({ description: 'Event name, 1-128 characters.' })),
-  properties: t.Optional(t.Unknown({ description: 'Flat object of scalars or flat arrays, up to 4 KB as JSON.' })),
-  timestamp: t.Optional(t.Unknown({ description: 'ISO-8601; defaults to now; at most 1 h in the future.' })),
-  event_id: t.Optional(t.Unknown({ description: 'Idempotency id, 1-128 characters: a repeat returns the first event.' })),
-}
-
-export const TrackBody = t.Object(
-  {
-    ...TrackItemFields,
-    events: t.Optional(t.Array(t.Unknown(), { description: 'Batch form: up to 100 events, each answered on its own.' })),
-    identity_token: t.Optional(t.String()),
-  },
-  { additionalProperties: false },
-)
-export type TrackBody = Static<typeof TrackBody>
-
-export const TrackedEvent = t.Composite([VisitorEvent, t.Object({ duplicate: t.Boolean({ description: 'true when event_id was seen before' }) })])
-export type TrackedEvent = Static<typeof TrackedEvent>
-
-export const BatchItemResult = t.Union([
-  t.Object({ index: t.Integer(), ok: t.Literal(true), id: t.Integer(), event_id: t.Union([t.String(), t.Null()]), duplicate: t.Boolean() }),
-  t.Object({
-    index: t.Integer(),
-    ok: t.Literal(false),
-    error: t.Object({ code: t.String(), message: t.String(), param: t.Optional(t.String()) }),
-  }),
-])
-export type BatchItemResult = Static<typeof BatchItemResult>
-
-export const BatchResult = t.Object({
-  stored: t.Integer({ description: 'events stored now' }),
-  duplicates: t.Integer({ description: 'events whose event_id was already stored' }),
-  failed: t.Integer(),
-  results: t.Array(BatchItemResult),
-})
-export type BatchResult = Static<typeof BatchResult>

@@ -1,0 +1,59 @@
+/** Conversation starters: the prompts the chat widget offers a new visitor, ordered by position. */
+import type { Clock } from '../../clock'
+import type { StarterRow } from '../../db/conversation-starters'
+import type { Store } from '../../db/store'
+import { BadRequestError, NotFoundError } from '../../errors'
+import type { CreateStarterInput, Starter, UpdateStarterInput } from './model'
+
+function present(row: StarterRow): Starter {
+  return { id: row.id, prompt: row.prompt, position: row.position, enabled: row.enabled === 1 }
+}
+
+function normalizePrompt(prompt: string): string {
+  const trimmed = prompt.trim()
+  if (!trimmed) throw new BadRequestError('prompt must be 1-200 characters', 'prompt')
+  return trimmed
+}
+
+/** A site's starters by position (then id); only enabled ones unless `all`. */
+export function listStarters(store: Store, siteId: number, all = false): Starter[] {
+  return store.starters.list(siteId, all).map(present)
+}
+
+/** One starter. */
+export function getStarter(store: Store, siteId: number, id: number): Starter {
+  const row = store.starters.get(siteId, id)
+  if (!row) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+  return present(row)
+}
+
+/** Creates a starter; without a position it goes last. */
+export function createStarter(store: Store, clock: Clock, siteId: number, input: CreateStarterInput): Starter {
+  const prompt = normalizePrompt(input.prompt)
+  return store.transaction(() => {
+    const max = store.starters.maxPosition(siteId)
+    const position = input.position ?? (max === null ? 0 : max + 1)
+    return present(store.starters.insert(siteId, prompt, position, input.enabled ?? true, clock.now()))
+  })
+}
+
+/** Changes a starter's prompt, position or enabled flag. */
+export function updateStarter(store: Store, siteId: number, id: number, input: UpdateStarterInput): Starter {
+  const current = store.starters.get(siteId, id)
+  if (!current) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+  const row = store.starters.update(
+    siteId,
+    id,
+    input.prompt === undefined ? current.prompt : normalizePrompt(input.prompt),
+    input.position ?? current.position,
+    input.enabled ?? current.enabled === 1,
+  )
+  if (!row) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+  return present(row)
+}
+
+/** Deletes a starter. */
+export function deleteStarter(store: Store, siteId: number, id: number): { id: number; deleted: true } {
+  if (!store.starters.remove(siteId, id)) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+  return { id, deleted: true }
+}

@@ -1,0 +1,48 @@
+/**
+ * `track`: record one event or a batch. Writes go through a group commit: events arriving in the
+ * same event-loop turn share one transaction, and each response is sent after that COMMIT.
+ */
+import { Elysia, t } from 'elysia'
+import { GroupCommit } from '../../db/group-commit'
+import type { ModuleDeps } from '../../http/deps'
+import { Envelope, ok, responses } from '../../http/envelope'
+import { guardPublishable } from '../visitors/publishable'
+import { BatchResult, TrackBody, TrackedEvent, TrackQuery } from './model'
+import { parseBatch, parseTrackItem, storeBatch, storeEvent, type TrackInput, trackItemsOfBody } from './service'
+
+/** The track controller. */
+export function trackModule(deps: ModuleDeps) {
+  const { auth, store, clock } = deps
+  const commits = new GroupCommit(store.db)
+  return new Elysia({ prefix: '/v1/track' }).use(auth).post(
+    '/',
+    async ({ principal, body, set, request }) => {
+      const raw = body as Record<string, unknown>
+      const { batch, items } = trackItemsOfBody(raw)
+      const now = clock.now()
+      if (!batch) {
+        const input = parseTrackItem(items[0], now)
+        await guardPublishable(deps, principal, request, raw.identity_token, [input])
+        const { event, duplicate } = await commits.run(() => storeEvent(store, clock, principal.siteId, input))
+        set.status = duplicate ? 200 : 201
+        return ok(set, { ...event, duplicate })
+      }
+      const parsed = parseBatch(items, now)
+      const valid = parsed.filter((p): p is TrackInput => !(p instanceof Error))
+      await guardPublishable(deps, principal, request, raw.identity_token, valid)
+      return ok(set, await commits.run(() => storeBatch(store, clock, principal.siteId, parsed)))
+    },
+    {
+      query: TrackQuery,
+      body: TrackBody,
+      response: responses({ 201: Envelope(TrackedEvent), 200: Envelope(t.Union([TrackedEvent, BatchResult])) }, [400, 401, 403, 413]),
+      detail: {
+        tags: ['track'],
+        security: [{ bearer: [] }],
+        summary: 'Track an event (or a batch)',
+        description:
+          '`{ key, name, properties?, timestamp?, event_id? }`: 201 with the stored event; an unknown key creates the visitor. A repeated `event_id` answers 200 with the first event (`duplicate: true`) and stores nothing. Batch: `{ events: [...up to 100] }` answers 200 with one result per item. The response is sent after the event is committed. Needs write scope or the site publishable key.',
+      },
+    },
+  )
+}
