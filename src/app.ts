@@ -6,6 +6,7 @@
 import { Elysia } from 'elysia'
 import type { Clock } from './clock'
 import type { Config } from './config'
+import { createDashboard, isDashboardUrl } from './dashboard'
 import type { Store } from './db/store'
 import { createAuthPlugin } from './http/auth'
 import { Authenticator, type Principal } from './http/authenticator'
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps) {
   })
   const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
   const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks }
+  const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })
 
   let routeTable: RouteTable | null = null
   const routes = () => {
@@ -98,7 +100,7 @@ export function createApp(deps: AppDeps) {
       if (canonical) req = new Request(canonical, request)
     }
     clientIps.set(req, ip)
-    const response = await app.handle(req)
+    const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
     if (logger.enabled('info')) {
       url ??= new URL(request.url)
       logger.info('request', {
@@ -114,6 +116,6 @@ export function createApp(deps: AppDeps) {
     return response
   }
 
-  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks }
+  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks, dashboard }
 }
 export type App = ReturnType<typeof createApp>

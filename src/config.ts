@@ -47,6 +47,27 @@ export const OPTIONS = {
     min: 1,
     help: 'failed authentications allowed per client IP per minute',
   },
+  dashboardSessionTtl: {
+    env: 'MLC_DASHBOARD_SESSION_TTL',
+    kind: 'int',
+    default: '43200',
+    min: 1,
+    help: 'dashboard sign-in lifetime in seconds (12 h)',
+  },
+  signInFailuresPerAccount: {
+    env: 'MLC_SIGNIN_FAILURES_PER_ACCOUNT',
+    kind: 'int',
+    default: '5',
+    min: 1,
+    help: 'failed dashboard sign-ins allowed per account per minute',
+  },
+  signInFailuresPerIp: {
+    env: 'MLC_SIGNIN_FAILURES_PER_IP',
+    kind: 'int',
+    default: '20',
+    min: 1,
+    help: 'failed dashboard sign-ins allowed per client IP per minute',
+  },
 } as const satisfies Record<string, OptionSpec>
 
 type Options = typeof OPTIONS

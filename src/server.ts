@@ -6,6 +6,7 @@
 import { createApp, publicUrlOf } from './app'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
+import { createSetupLink } from './dashboard/accounts'
 import { openStore, type Store } from './db/store'
 import { createLogger, type Logger } from './log'
 import { ensureFirstSite } from './modules/sites/service'
@@ -60,6 +61,13 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   })
   const url = config.publicUrl || `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`
   logger.info('listening', { url, data_dir: config.dataDir, openapi: `${publicUrlOf({ ...config, port: server.port ?? config.port })}/v1/openapi` })
+  // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
+  const setupToken = createSetupLink(store, clock)
+  if (setupToken) {
+    logger.warn('no dashboard admin yet: open this one-time link within 1 hour to create one (or run `mlc admin create`)', {
+      setup_url: `${url.replace(/\/$/, '')}/dashboard/setup?token=${setupToken}`,
+    })
+  }
 
   let stopping: Promise<void> | null = null
   const stop = () => {

@@ -3,6 +3,7 @@
  * Services receive the store; only `src/db/` writes SQL.
  */
 import type { Database } from 'bun:sqlite'
+import { createAdminRepo } from './admins'
 import { createStarterRepo } from './conversation-starters'
 import { createMetaRepo } from './meta'
 import { migrate } from './migrate'
@@ -26,6 +27,7 @@ export function createStore(db: Database) {
     tokens: createTokenRepo(db),
     tags: createTagRepo(db),
     rateBuckets: createRateBucketRepo(db),
+    admins: createAdminRepo(db),
     webhooks: createWebhookRepo(db),
     visitors: createVisitorRepo(db),
     visitorEvents: createVisitorEventRepo(db),

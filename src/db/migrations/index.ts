@@ -5,6 +5,7 @@
 import core from './001-core'
 import visitors from './002-visitors'
 import webhooks from './003-webhooks'
+import dashboard from './005-dashboard'
 
 export interface Migration {
   version: number
@@ -12,4 +13,4 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: Migration[] = [core, visitors, webhooks]
+export const MIGRATIONS: Migration[] = [core, visitors, webhooks, dashboard]

@@ -7,6 +7,7 @@ import type { Store } from '../../db/store'
 import type { TokenRow } from '../../db/tokens'
 import { BadRequestError, NotFoundError } from '../../errors'
 import { randomSecret, sha256Hex } from '../../random'
+import { type UsageCounter, utcDay } from './usage-counter'
 
 export const TOKEN_PREFIX = 'mlc_'
 export const SCOPE_SETS = { read: ['read'], 'read,write': ['read', 'write'] } as const
@@ -86,4 +87,31 @@ export function rotateToken(store: Store, id: number, siteId?: number) {
 /** A site's tokens (revoked ones included, marked). */
 export function listTokens(store: Store, siteId: number) {
   return store.tokens.listBySite(siteId).map(presentToken)
+}
+
+/**
+ * A token's usage for the dashboard: total requests, last use and requests per UTC day over the
+ * last `days` days (oldest first, idle days as 0), including counts not flushed to disk yet.
+ */
+export function tokenUsage(store: Store, usage: UsageCounter, tokenId: number, days = 30) {
+  const row = store.tokens.byId(tokenId)
+  if (!row) throw new NotFoundError(`No token with id ${tokenId}.`, 'id')
+  const pending = usage.pending(tokenId)
+  const today = usage.today()
+  const todayMs = Date.parse(`${today}T00:00:00Z`)
+  const from = utcDay(todayMs - (days - 1) * 86_400_000)
+  const stored = new Map(store.tokens.dailySince(tokenId, from).map((d) => [d.day, d.count]))
+  const daily = Array.from({ length: days }, (_, i) => {
+    const day = utcDay(todayMs - (days - 1 - i) * 86_400_000)
+    return { day, count: (stored.get(day) ?? 0) + (day === today ? pending.today : 0) }
+  })
+  const lastUsed = Math.max(row.last_used_ms ?? 0, pending.lastUsedMs ?? 0)
+  return { request_count: row.request_count + pending.count, last_used_utc: lastUsed ? new Date(lastUsed).toISOString() : null, daily }
+}
+
+/** One token of a site (404 for another site's token, as for an unknown one). */
+export function getToken(store: Store, id: number, siteId: number) {
+  const row = store.tokens.byId(id)
+  if (!row || row.site_id !== siteId) throw new NotFoundError(`No token with id ${id}.`, 'id')
+  return presentToken(row)
 }

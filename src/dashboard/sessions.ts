@@ -1,0 +1,113 @@
+/**
+ * Dashboard sessions: a JWT (jose, HS256) in a cookie, signed with a secret generated once per
+ * install and kept in the database, paired with a session row so signing out revokes the token
+ * before it expires. The CSRF tokens of forms are derived from the same secret.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { jwtVerify, SignJWT } from 'jose'
+import type { Clock } from '../clock'
+import type { AdminRow, AdminSessionRow } from '../db/admins'
+import type { Store } from '../db/store'
+import { randomSecret } from '../random'
+
+const SECRET_KEY = 'dashboard_session_secret'
+const ISSUER = 'mlc'
+const AUDIENCE = 'mlc-dashboard'
+
+/** A signed-in admin and the session that proves it. */
+export interface SignedIn {
+  admin: AdminRow
+  session: AdminSessionRow
+}
+
+/** The install's signing secret, created on first use (a race between processes keeps the first). */
+export function sessionSecret(store: Store): Uint8Array {
+  let value = store.meta.get(SECRET_KEY)
+  if (!value) {
+    value = store.transaction(() => {
+      const existing = store.meta.get(SECRET_KEY)
+      if (existing) return existing
+      const fresh = randomSecret('', 32)
+      store.meta.set(SECRET_KEY, fresh)
+      return fresh
+    })
+  }
+  return new Uint8Array(Buffer.from(value, 'base64url'))
+}
+
+/** Issues and checks session JWTs and the CSRF tokens tied to them. */
+export class DashboardSessions {
+  private key: Uint8Array | null = null
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    /** Session lifetime in milliseconds. */
+    readonly ttlMs: number,
+  ) {}
+
+  private secret(): Uint8Array {
+    this.key ??= sessionSecret(this.store)
+    return this.key
+  }
+
+  /** Starts a session for an admin; returns the JWT for the cookie. */
+  async start(admin: AdminRow, meta: { ip: string; userAgent: string }): Promise<{ jwt: string; session: AdminSessionRow }> {
+    const now = this.clock.now()
+    this.store.admins.dropExpiredSessions(now)
+    const session = this.store.admins.insertSession(randomSecret('', 18), admin.id, now, now + this.ttlMs, meta.ip, meta.userAgent.slice(0, 300))
+    this.store.admins.markSignedIn(admin.id, now)
+    const jwt = await new SignJWT({ sid: session.id })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(String(admin.id))
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(session.expires_ms / 1000))
+      .sign(this.secret())
+    return { jwt, session }
+  }
+
+  /** The signed-in admin for a cookie value, or null (bad signature, expired, signed out, admin gone). */
+  async read(jwt: string | undefined): Promise<SignedIn | null> {
+    if (!jwt) return null
+    const now = this.clock.now()
+    let claims: { sub?: string; sid?: unknown }
+    try {
+      const verified = await jwtVerify(jwt, this.secret(), { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(now) })
+      claims = verified.payload
+    } catch {
+      return null
+    }
+    if (typeof claims.sid !== 'string') return null
+    const session = this.store.admins.sessionById(claims.sid)
+    if (!session || session.revoked_ms !== null || session.expires_ms <= now || String(session.admin_id) !== claims.sub) return null
+    const admin = this.store.admins.byId(session.admin_id)
+    return admin ? { admin, session } : null
+  }
+
+  /** Signs a session out: its JWT stops working at once. */
+  end(sessionId: string): void {
+    this.store.admins.revokeSession(sessionId, this.clock.now())
+  }
+
+  private mac(purpose: string): string {
+    return createHmac('sha256', this.secret()).update(purpose).digest('base64url')
+  }
+
+  /** The CSRF token of a signed-in session's forms. */
+  csrfFor(sessionId: string): string {
+    return this.mac(`csrf:${sessionId}`)
+  }
+
+  /** The CSRF token of the sign-in and setup forms, bound to a pre-session cookie nonce. */
+  preCsrfFor(nonce: string): string {
+    return this.mac(`pre:${nonce}`)
+  }
+
+  /** Constant-time comparison of a submitted CSRF token with the expected one. */
+  static sameToken(expected: string, given: unknown): boolean {
+    if (typeof given !== 'string' || given.length !== expected.length) return false
+    return timingSafeEqual(Buffer.from(expected), Buffer.from(given))
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The dashboard over HTTP (app.handle, temp SQLite, manual clock): sign-in limits per account and
+ * per IP, cookie flags, tampered and expired sessions, CSRF, redirects that stay on this host,
+ * security headers and the asset cache.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createAdmin } from '../../src/dashboard/accounts'
+import { createTestApp, type TestApp } from '../helpers'
+
+let t: TestApp
+const EMAIL = 'admin@example.com'
+const PASSWORD = 'a long password'
+
+beforeAll(async () => {
+  t = createTestApp({ MLC_SIGNIN_FAILURES_PER_ACCOUNT: '3', MLC_SIGNIN_FAILURES_PER_IP: '5' })
+  await createAdmin(t.store, t.clock, { email: EMAIL, password: PASSWORD })
+  await createAdmin(t.store, t.clock, { email: 'other@example.com', password: PASSWORD })
+})
+afterAll(() => t.cleanup())
+
+interface Browserish {
+  cookies: Map<string, string>
+  url?: string
+}
+
+function cookieHeader(b: Browserish): string {
+  return [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+}
+
+function remember(b: Browserish, res: Response): void {
+  for (const c of res.headers.getSetCookie()) {
+    const [pair = ''] = c.split(';')
+    const i = pair.indexOf('=')
+    const value = pair.slice(i + 1)
+    if (/Max-Age=0/.test(c)) b.cookies.delete(pair.slice(0, i))
+    else b.cookies.set(pair.slice(0, i), value)
+  }
+}
+
+async function get(b: Browserish, path: string, opts: { ip?: string; base?: string } = {}) {
+  const res = await t.app.handle(new Request(`${opts.base ?? 'http://localhost'}${path}`, { headers: { cookie: cookieHeader(b) } }), opts.ip ?? '127.0.0.1')
+  remember(b, res)
+  return { res, text: await res.text() }
+}
+
+async function post(b: Browserish, path: string, fields: Record<string, string>, opts: { ip?: string; base?: string } = {}) {
+  const res = await t.app.handle(
+    new Request(`${opts.base ?? 'http://localhost'}${path}`, {
+      method: 'POST',
+      headers: { cookie: cookieHeader(b), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    }),
+    opts.ip ?? '127.0.0.1',
+  )
+  remember(b, res)
+  return { res, text: await res.text() }
+}
+
+function csrfOf(html: string): string {
+  return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+}
+
+async function signInAs(email: string, password: string, ip = '127.0.0.1', base?: string) {
+  const b: Browserish = { cookies: new Map() }
+  const form = await get(b, '/dashboard/sign-in', { ip, base })
+  const r = await post(b, '/dashboard/sign-in', { csrf: csrfOf(form.text), email, password }, { ip, base })
+  return { b, ...r }
+}
+
+describe('sign-in limits', () => {
+  test('failed sign-ins are limited per account, and the right password waits too', async () => {
+    for (let i = 0; i < 3; i++) expect((await signInAs(EMAIL, 'wrong!', `10.0.0.${i + 1}`)).res.status).toBe(401)
+    const limited = await signInAs(EMAIL, PASSWORD, '10.0.0.9')
+    expect(limited.res.status).toBe(429)
+    expect(Number(limited.res.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(limited.text).toContain('Too many failed sign-ins')
+    // Another account from a fresh address is not affected.
+    expect((await signInAs('other@example.com', PASSWORD, '10.0.0.10')).res.status).toBe(303)
+    // A minute later the bucket has refilled.
+    t.clock.advance(60_000)
+    expect((await signInAs(EMAIL, PASSWORD, '10.0.0.9')).res.status).toBe(303)
+  })
+
+  test('failed sign-ins are limited per IP across accounts', async () => {
+    t.clock.advance(60_000)
+    for (let i = 0; i < 5; i++) expect((await signInAs(`nobody${i}@example.com`, 'wrong!', '10.1.1.1')).res.status).toBe(401)
+    expect((await signInAs(EMAIL, PASSWORD, '10.1.1.1')).res.status).toBe(429)
+    expect((await signInAs(EMAIL, PASSWORD, '10.1.1.2')).res.status).toBe(303)
+    t.clock.advance(60_000)
+  })
+
+  test('a sign-in without the pre-session CSRF token is refused', async () => {
+    const b: Browserish = { cookies: new Map() }
+    const r = await post(b, '/dashboard/sign-in', { email: EMAIL, password: PASSWORD })
+    expect(r.res.status).toBe(403)
+    expect(r.res.headers.getSetCookie().some((c) => c.startsWith('mlc_session='))).toBe(false)
+  })
+})
+
+describe('sessions', () => {
+  test('the cookie is HttpOnly, SameSite=Lax, 12 h; Secure when served over https', async () => {
+    const plain = await signInAs(EMAIL, PASSWORD)
+    const cookie = plain.res.headers.getSetCookie().find((c) => c.startsWith('mlc_session=')) ?? ''
+    expect(cookie).toContain('HttpOnly')
+    expect(cookie).toContain('SameSite=Lax')
+    expect(cookie).toContain('Max-Age=43200')
+    expect(cookie).not.toContain('Secure')
+    const tls = await signInAs(EMAIL, PASSWORD, '127.0.0.1', 'https://dash.example.com')
+    expect(tls.res.headers.getSetCookie().find((c) => c.startsWith('mlc_session='))).toContain('; Secure')
+  })
+
+  test('a JWT with a changed subject, a wrong signature, garbage and an expired JWT are refused', async () => {
+    const { b } = await signInAs(EMAIL, PASSWORD)
+    expect((await get(b, '/dashboard/tags')).res.status).toBe(200)
+    const jwt = b.cookies.get('mlc_session') ?? ''
+    const [h, p, s] = jwt.split('.')
+    const claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString())
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: '2' })).toString('base64url')}.${s}`
+    for (const bad of [forged, `${h}.${p}.${'A'.repeat(43)}`, 'not-a-jwt']) {
+      const r = await get({ cookies: new Map([['mlc_session', bad]]) }, '/dashboard/tags')
+      expect(r.res.status).toBe(303)
+      expect(r.res.headers.get('location')).toStartWith('/dashboard/sign-in?next=%2Fdashboard%2Ftags')
+    }
+    t.clock.advance(12 * 3600 * 1000)
+    const expired = await get(b, '/dashboard/tags')
+    expect(expired.res.status).toBe(303)
+    expect(expired.res.headers.get('location')).toContain('expired=1')
+  })
+
+  test('signing out needs the CSRF token, then the same cookie is refused', async () => {
+    const { b } = await signInAs(EMAIL, PASSWORD)
+    const page = await get(b, '/dashboard/tags')
+    const jwt = b.cookies.get('mlc_session') ?? ''
+    expect((await post(b, '/dashboard/sign-out', {})).res.status).toBe(403)
+    const out = await post(b, '/dashboard/sign-out', { csrf: csrfOf(page.text) })
+    expect(out.res.status).toBe(303)
+    expect(out.res.headers.getSetCookie()[0]).toContain('Max-Age=0')
+    expect((await get({ cookies: new Map([['mlc_session', jwt]]) }, '/dashboard/tags')).res.status).toBe(303)
+  })
+
+  test('after signing in, next= only leads to dashboard pages on this host', async () => {
+    for (const [next, expected] of [
+      ['/dashboard/tags?site=1', '/dashboard/tags?site=1'],
+      ['https://evil.example/', '/dashboard/config_api_tokens.ascx'],
+      ['//evil.example/dashboard', '/dashboard/config_api_tokens.ascx'],
+      ['/dashboardx', '/dashboard/config_api_tokens.ascx'],
+    ] as const) {
+      const b: Browserish = { cookies: new Map() }
+      const form = await get(b, '/dashboard/sign-in')
+      const r = await post(b, '/dashboard/sign-in', { csrf: csrfOf(form.text), email: EMAIL, password: PASSWORD, next })
+      expect(r.res.headers.get('location')).toBe(expected)
+    }
+  })
+})
+
+describe('pages', () => {
+  test('pages carry a strict CSP, no-store and the request id; unknown pages are an HTML 404', async () => {
+    const { b } = await signInAs(EMAIL, PASSWORD)
+    const r = await get(b, '/dashboard/config_api_tokens.ascx')
+    expect(r.res.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(r.res.headers.get('x-frame-options')).toBe('DENY')
+    expect(r.res.headers.get('cache-control')).toBe('no-store')
+    expect(r.res.headers.get('x-mlc-request-id')).toMatch(/^[0-9a-f]{32}$/)
+    expect(r.res.headers.get('access-control-allow-origin')).toBeNull()
+    expect(r.text).not.toMatch(/<script>|style="/)
+    const missing = await get(b, '/dashboard/nowhere')
+    expect(missing.res.status).toBe(404)
+    expect(missing.res.headers.get('content-type')).toContain('text/html')
+    expect((await get(b, '/dashboard')).res.headers.get('location')).toBe('/dashboard/config_api_tokens.ascx')
+  })
+
+  test('bad ids in URLs are a 400 page, not a 500', async () => {
+    const { b } = await signInAs(EMAIL, PASSWORD)
+    for (const q of ['confirm=revoke&id=abc', 'confirm=rotate&id=-1', 'confirm=revoke']) {
+      const r = await get(b, `/dashboard/config_api_tokens.ascx?${q}`)
+      expect(r.res.status).toBe(400)
+      expect(r.text).toContain('Id must be a positive integer.')
+    }
+    expect((await get(b, '/dashboard/tags?site=abc')).res.status).toBe(404)
+  })
+
+  test('assets are cacheable with an ETag', async () => {
+    const first = await t.app.handle(new Request('http://localhost/dashboard/assets/dashboard.js'))
+    const etag = first.headers.get('etag') ?? ''
+    expect(first.status).toBe(200)
+    expect(first.headers.get('content-type')).toContain('javascript')
+    const again = await t.app.handle(new Request('http://localhost/dashboard/assets/dashboard.js', { headers: { 'if-none-match': etag } }))
+    expect(again.status).toBe(304)
+    expect((await t.app.handle(new Request('http://localhost/dashboard/assets/nope.js'))).status).toBe(404)
+  })
+
+  test('the API is unaffected: /dashboardx is not the dashboard', async () => {
+    const r = await t.call('GET', '/dashboardx', { token: null })
+    expect(r.status).toBe(404)
+    expect(r.body.ok).toBe(false)
+  })
+})
