@@ -5,17 +5,20 @@ import { openStore } from '../db/store'
 import { createSite, presentSite, updateSite } from '../modules/sites/service'
 import { type FlagSpec, parseFlags, positiveInt, required, UsageError } from './args'
 import { emit, table } from './output'
+import { applyIdentityFlags } from './site-identity'
 
 const FLAGS: FlagSpec = {
   name: { type: 'string' },
   plan: { type: 'string' },
   'rate-limit': { type: 'string' },
   json: { type: 'boolean' },
+  'identity-required': { type: 'string' },
+  'rotate-identity-secret': { type: 'boolean' },
   'data-dir': { type: 'string' },
 }
 
 export const SITE_HELP = `mlc site create --name NAME [--plan free|starter|growth] [--rate-limit N] [--json]
-mlc site update ID [--name NAME] [--plan P] [--rate-limit N|default] [--json]
+mlc site update ID [--name NAME] [--plan P] [--rate-limit N|default] [--identity-required on|off] [--rotate-identity-secret] [--json]
 mlc site list [--json]
   --data-dir / MLC_DATA_DIR (default ./data) selects the data folder.`
 
@@ -41,7 +44,8 @@ export function siteCommand(argv: string[], env: Record<string, string | undefin
       const out = presentSite(
         updateSite(store, id, { name: values.name as string | undefined, plan: values.plan as string | undefined, rateLimit: rateLimit(values['rate-limit']) }),
       )
-      emit(json, out, () => `updated site ${out.id}: plan ${out.plan}, ${out.rate_limit} req/min`)
+      const identity = applyIdentityFlags(store, id, values)
+      emit(json, { ...out, ...identity.fields }, () => [`updated site ${out.id}: plan ${out.plan}, ${out.rate_limit} req/min`, ...identity.lines].join('\n'))
     } else if (sub === 'list') {
       const sites = store.sites.list().map(presentSite)
       emit(json, sites, () => table(sites, ['id', 'name', 'plan', 'rate_limit', 'publishable_key', 'created_utc']))

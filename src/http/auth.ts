@@ -72,7 +72,8 @@ export function authenticateRequest(deps: AuthDeps, request: Request, queryToken
   deps.onPrincipal?.(request, principal)
   const method = request.method
   if (principal.kind === 'publishable') {
-    if (!PUBLISHABLE_ROUTES.has(`${method} ${route}`)) {
+    // Elysia names a prefix's root route with a trailing slash (`/v1/track/`); the table has none.
+    if (!PUBLISHABLE_ROUTES.has(`${method} ${route.length > 1 ? route.replace(/\/$/, '') : route}`)) {
       throw new ForbiddenError('A publishable key (pk_...) can only identify visitors and track events; use an API token.')
     }
   } else if (WRITE_METHODS.has(method) && !principal.canWrite) {
