@@ -22,6 +22,8 @@ import { segmentsModule } from './modules/segments'
 import { siteSettingsModule } from './modules/site-settings'
 import { healthModule, legacyFallbackModule, openapiModule } from './modules/system'
 import { tagsModule } from './modules/tags'
+import { webhookDeliveriesModule } from './modules/webhook_deliveries'
+import { webhookSubscriptionsModule } from './modules/webhook_subscriptions'
 import { UsageCounter } from './modules/tokens/usage-counter'
 import { trackModule } from './modules/track'
 import { visitorsModule } from './modules/visitors'
@@ -80,6 +82,8 @@ export function createApp(deps: AppDeps) {
     .use(legacyFallbackModule(() => routes().resources))
     .use(whoamiModule(moduleDeps))
     .use(tagsModule(moduleDeps))
+    .use(webhookSubscriptionsModule(moduleDeps))
+    .use(webhookDeliveriesModule(moduleDeps))
     .use(visitorsModule(moduleDeps))
     .use(trackModule(moduleDeps))
     .use(segmentsModule(moduleDeps))

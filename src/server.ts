@@ -7,9 +7,11 @@ import { createApp, publicUrlOf } from './app'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
+import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
 import { createLogger, type Logger } from './log'
 import { ensureFirstSite } from './modules/sites/service'
+import { createWorkerDispatcher } from './webhooks/dispatcher'
 
 export interface RunningServer {
   url: string
@@ -28,7 +30,9 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const firstSite = ensureFirstSite(store, clock)
   if (firstSite) logger.info('created site 1 on first start', { site_id: firstSite.id, publishable_key: firstSite.publishable_key })
 
-  const app = createApp({ config, store, clock, logger })
+  // Webhook delivery runs in its own thread with its own connection to the same file.
+  const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger })
+  const app = createApp({ config, store, clock, logger, webhooks })
   app.buckets.restore(store.rateBuckets.loadAll())
 
   const flush = () => {
@@ -79,6 +83,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       const forced = setTimeout(() => server.stop(true), 8000)
       await server.stop(false)
       clearTimeout(forced)
+      // The worker finishes its attempts or hands its claimed deliveries back to the queue.
+      await app.webhooks.stop()
       flush()
       store.close()
       logger.info('stopped')

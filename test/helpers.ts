@@ -9,6 +9,7 @@ import { openStore, type Store } from '../src/db/store'
 import { silentLogger } from '../src/log'
 import { createSite } from '../src/modules/sites/service'
 import { createToken } from '../src/modules/tokens/service'
+import type { WebhookDispatcher } from '../src/webhooks/dispatcher'
 
 /** A fresh temp folder, removed by `cleanup`. */
 export function tempDir(prefix = 'mlc-test-'): string {
@@ -38,13 +39,19 @@ export interface TestApp {
   cleanup(): void
 }
 
-/** Builds an app over a real SQLite file in a temp dir, with a manual clock. */
-export function createTestApp(env: Record<string, string> = {}): TestApp {
+/**
+ * Builds an app over a real SQLite file in a temp dir, with a manual clock. `opts.webhooks` builds
+ * the webhook dispatcher (default: none, events stay in the outbox); stop it before `cleanup`.
+ */
+export function createTestApp(
+  env: Record<string, string> = {},
+  opts: { webhooks?: (deps: { store: Store; clock: ManualClock; config: Config; dataDir: string }) => WebhookDispatcher } = {},
+): TestApp {
   const dataDir = tempDir()
   const config = loadConfig({}, { MLC_DATA_DIR: dataDir, MLC_PORT: '0', ...env })
   const store = openStore(dataDir)
   const clock = new ManualClock()
-  const app = createApp({ config, store, clock, logger: silentLogger })
+  const app = createApp({ config, store, clock, logger: silentLogger, webhooks: opts.webhooks?.({ store, clock, config, dataDir }) })
   const s1 = createSite(store, clock, { name: 'Site one' })
   const s2 = createSite(store, clock, { name: 'Site two', plan: 'growth' })
   const writeToken = createToken(store, clock, { siteId: s1.id, scopes: 'read,write', name: 'writer' }).token

@@ -152,8 +152,10 @@ export function createWebhookRepo(db: Database) {
     `UPDATE webhook_deliveries SET status = 'dead', next_attempt_ms = NULL, last_error = ?, updated_ms = ?
      WHERE subscription_id = ? AND next_attempt_ms IS NOT NULL AND lease_until_ms IS NULL RETURNING seq`,
   )
-  const queueStats = db.query<{ depth: number; oldest_created_ms: number | null }, []>(
-    'SELECT COUNT(*) AS depth, MIN(created_ms) AS oldest_created_ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL',
+  const queueStats = db.query<{ depth: number; oldest_created_ms: number | null; in_flight: number }, [number]>(
+    `SELECT COUNT(*) AS depth, MIN(created_ms) AS oldest_created_ms,
+       COALESCE(SUM(CASE WHEN lease_until_ms > ? THEN 1 ELSE 0 END), 0) AS in_flight
+     FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL`,
   )
   const dueCount = db.query<{ due: number; oldest_due_ms: number | null }, [number]>(
     'SELECT COUNT(*) AS due, MIN(next_attempt_ms) AS oldest_due_ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL AND next_attempt_ms <= ?',
@@ -193,6 +195,14 @@ export function createWebhookRepo(db: Database) {
   )
   const earliestLeaseEnd = db.query<{ ms: number | null }, []>('SELECT MIN(lease_until_ms) AS ms FROM webhook_deliveries WHERE lease_until_ms IS NOT NULL')
 
+  const claim = db.transaction((nowMs: number, leaseUntilMs: number, limit: number, exclude: number[], accept: (subscriptionId: number) => boolean) => {
+    const taken: { seq: number; subscription_id: number }[] = []
+    for (const row of dueRows.all(nowMs, nowMs, JSON.stringify(exclude), limit)) {
+      if (!accept(row.subscription_id)) continue
+      if (takeLease.run(leaseUntilMs, row.seq, nowMs, nowMs).changes === 1) taken.push(row)
+    }
+    return taken
+  })
   const recordMany = db.transaction((records: AttemptRecord[], nowMs: number) => {
     for (const r of records) {
       attemptInsert.run(r.number, r.url, r.atMs, r.durationMs, r.statusCode, r.error, r.errorMessage, r.requestHeaders, r.responseBody, r.seq)
@@ -244,14 +254,16 @@ export function createWebhookRepo(db: Database) {
     deadLetterPending: (subscriptionId: number, reason: string, nowMs: number) => deadLetterPending.all(reason, nowMs, subscriptionId).length,
     /** Unfinished deliveries: count and oldest creation time; and those due by `nowMs`. */
     queueStats: (nowMs: number) => ({
-      ...(queueStats.get() ?? { depth: 0, oldest_created_ms: null }),
+      ...(queueStats.get(nowMs) ?? { depth: 0, oldest_created_ms: null, in_flight: 0 }),
       ...(dueCount.get(nowMs) ?? { due: 0, oldest_due_ms: null }),
     }),
 
-    /** Up to `limit` due, unleased rows of active subscriptions not in `excludeSubscriptions`. */
-    dueRows: (nowMs: number, limit: number, excludeSubscriptions: number[]) => dueRows.all(nowMs, nowMs, JSON.stringify(excludeSubscriptions), limit),
-    /** Takes the lease on a due row; false if someone else holds it or it is no longer due. */
-    takeLease: (seq: number, untilMs: number, nowMs: number) => takeLease.run(untilMs, seq, nowMs, nowMs).changes === 1,
+    /**
+     * Claims due rows in one transaction: reads up to `limit` due, unleased rows of active
+     * subscriptions not in `excludeSubscriptions`, and leases those `accept` takes until `leaseUntilMs`.
+     */
+    claimDue: (nowMs: number, leaseUntilMs: number, limit: number, excludeSubscriptions: number[], accept: (subscriptionId: number) => boolean) =>
+      claim.immediate(nowMs, leaseUntilMs, limit, excludeSubscriptions, accept),
     /** The delivery, its event body and its subscription's URL and secrets. */
     sendable: (seq: number) => sendable.get(seq),
     /** Records attempts and the deliveries' new state in one transaction. */

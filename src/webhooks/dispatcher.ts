@@ -3,9 +3,12 @@
  * `status()` for /readyz; `stop()` on shutdown. The real one runs the worker thread; the idle one
  * (apps built without a server, e.g. most tests) only keeps the outbox.
  */
-import type { Clock } from '../clock'
+import { existsSync } from 'node:fs'
+import { type Clock, systemClock } from '../clock'
+import type { Config } from '../config'
 import type { Store } from '../db/store'
-import type { AttemptSummary } from './protocol'
+import type { Logger } from '../log'
+import type { AttemptSummary, FromWorker, ToWorker, WorkerSettings } from './protocol'
 
 /** What /readyz and operators see of the delivery queue. */
 export interface WebhookStatus {
@@ -35,14 +38,14 @@ export interface WebhookDispatcher {
 }
 
 /** Queue numbers from the database (shared by both dispatchers). */
-export function queueStatus(store: Store, clock: Clock, alive: boolean, inFlight: number): WebhookStatus {
+export function queueStatus(store: Store, clock: Clock, alive: boolean): WebhookStatus {
   const now = clock.now()
   const s = store.webhooks.queueStats(now)
   return {
     alive,
     queue_depth: s.depth,
     due: s.due,
-    in_flight: inFlight,
+    in_flight: s.in_flight,
     oldest_pending_age_ms: s.oldest_created_ms === null ? null : Math.max(0, now - s.oldest_created_ms),
     oldest_due_lag_ms: s.oldest_due_ms === null ? null : Math.max(0, now - s.oldest_due_ms),
   }
@@ -52,8 +55,170 @@ export function queueStatus(store: Store, clock: Clock, alive: boolean, inFlight
 export function createIdleDispatcher(store: Store, clock: Clock): WebhookDispatcher {
   return {
     wake() {},
-    status: () => queueStatus(store, clock, false, 0),
+    status: () => queueStatus(store, clock, false),
     waitForAttempt: async () => null,
     stop: async () => {},
+  }
+}
+
+export interface WorkerDispatcherOptions {
+  config: Config
+  /** The SQLite file; the worker opens its own connection to it. */
+  dbPath: string
+  store: Store
+  clock: Clock
+  logger: Logger
+}
+
+/** The worker script: next to this file from source; an embedded entrypoint in the compiled binary. */
+export function workerEntry(): string {
+  const here = new URL('./worker.ts', import.meta.url)
+  if (!import.meta.url.includes('/$bunfs/')) return here.href
+  // `bun build --compile` embeds extra entrypoints relative to the entrypoints' common folder.
+  const candidates = ['/$bunfs/root/webhooks/worker.js', '/$bunfs/root/src/webhooks/worker.js']
+  const found = candidates.find((p) => existsSync(p))
+  if (!found) throw new Error('the webhook worker is missing from this binary: build it with scripts/build.ts')
+  return found
+}
+
+/** The settings the worker runs with, from the configuration. */
+export function workerSettings(config: Config, dbPath: string, manualNowMs: number | null): WorkerSettings {
+  return {
+    dbPath,
+    timeoutMs: config.webhookTimeoutMs,
+    backoffSeconds: [...config.webhookBackoff],
+    allowPrivate: config.webhookAllowPrivate,
+    concurrency: config.webhookConcurrency,
+    perSubscription: Math.min(config.webhookConcurrencyPerSubscription, config.webhookConcurrency),
+    // Longer than the timeout by a margin for writing the result, so a live attempt is never claimed twice.
+    leaseMs: config.webhookTimeoutMs + Math.max(5000, config.webhookTimeoutMs),
+    idleCheckMs: 60_000,
+    manualNowMs,
+  }
+}
+
+const LIVENESS_INTERVAL_MS = 5000
+
+/**
+ * Starts the delivery worker thread and returns its handle. A worker that dies is restarted
+ * (after 1 s, doubling to 30 s); rows it held are claimed again when their lease ends.
+ */
+export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDispatcher & { ready: Promise<void> } {
+  const { config, dbPath, store, clock, logger } = opts
+  const manual = clock !== systemClock
+  let worker: Worker | null = null
+  let alive = false
+  let lastPong = 0
+  let stopping: Promise<void> | null = null
+  let restartDelay = 1000
+  let wakeQueued = false
+  const waiters = new Map<string, ((a: AttemptSummary | null) => void)[]>()
+  let onStopped: (() => void) | null = null
+  let markReady: () => void = () => {}
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve
+  })
+
+  const send = (msg: ToWorker) => worker?.postMessage(msg)
+
+  function spawn() {
+    const w = new Worker(workerEntry())
+    worker = w
+    w.addEventListener('message', (e: MessageEvent<FromWorker>) => {
+      const msg = e.data
+      switch (msg.type) {
+        case 'ready':
+          alive = true
+          lastPong = performance.now()
+          restartDelay = 1000
+          markReady()
+          return
+        case 'pong':
+          lastPong = performance.now()
+          return
+        case 'attempted': {
+          const list = waiters.get(msg.deliveryId)
+          waiters.delete(msg.deliveryId)
+          for (const resolve of list ?? []) resolve(msg.attempt)
+          return
+        }
+        case 'log':
+          logger.log(msg.level, msg.msg, msg.fields)
+          return
+        case 'stopped':
+          onStopped?.()
+          return
+      }
+    })
+    w.addEventListener('error', (e) => {
+      logger.error('webhook worker crashed', { error: String((e as ErrorEvent).message ?? e) })
+      alive = false
+      w.terminate()
+      if (worker === w) worker = null
+      if (!stopping) {
+        setTimeout(() => {
+          if (!stopping) spawn()
+        }, restartDelay).unref?.()
+        restartDelay = Math.min(restartDelay * 2, 30_000)
+      }
+    })
+    w.postMessage({ type: 'init', settings: workerSettings(config, dbPath, manual ? clock.now() : null) } satisfies ToWorker)
+    // The HTTP server keeps the process alive; the worker alone must not (tests, CLI).
+    ;(w as unknown as { unref?: () => void }).unref?.()
+  }
+
+  spawn()
+  const liveness = setInterval(() => send({ type: 'ping' }), LIVENESS_INTERVAL_MS)
+  liveness.unref?.()
+
+  return {
+    ready,
+    wake() {
+      if (wakeQueued || stopping) return
+      wakeQueued = true
+      // Many commits in one tick wake the worker once.
+      queueMicrotask(() => {
+        wakeQueued = false
+        send(manual ? { type: 'wake', nowMs: clock.now() } : { type: 'wake' })
+      })
+    },
+    status: () => queueStatus(store, clock, alive && worker !== null && performance.now() - lastPong < LIVENESS_INTERVAL_MS * 3),
+    waitForAttempt(deliveryId, timeoutMs) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          const list = waiters.get(deliveryId)?.filter((r) => r !== done)
+          if (list?.length) waiters.set(deliveryId, list)
+          else waiters.delete(deliveryId)
+          resolve(null)
+        }, timeoutMs)
+        const done = (a: AttemptSummary | null) => {
+          clearTimeout(timer)
+          resolve(a)
+        }
+        waiters.set(deliveryId, [...(waiters.get(deliveryId) ?? []), done])
+        send({ type: 'watch', deliveryId })
+      })
+    },
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(liveness)
+        const w = worker
+        if (!w) return
+        // Under the timeout, so attempts still waiting are handed back rather than counted as timeouts.
+        const graceMs = Math.min(Math.floor(config.webhookTimeoutMs / 2), 3000)
+        await new Promise<void>((resolve) => {
+          onStopped = resolve
+          const forced = setTimeout(resolve, graceMs + 2000)
+          forced.unref?.()
+          w.postMessage({ type: 'stop', graceMs } satisfies ToWorker)
+        })
+        w.terminate()
+        worker = null
+        alive = false
+        for (const [, list] of waiters) for (const resolve of list) resolve(null)
+        waiters.clear()
+      })()
+      return stopping
+    },
   }
 }

@@ -41,13 +41,16 @@ export type ToWorker =
   | { type: 'init'; settings: WorkerSettings }
   /** Something may be due now (a commit, a retry request, or the test clock moved). */
   | { type: 'wake'; nowMs?: number }
+  /** Report the next attempt of this delivery with an `attempted` message. */
+  | { type: 'watch'; deliveryId: string }
+  /** Liveness probe; the worker answers `pong`. */
+  | { type: 'ping' }
   /** Finish or hand back claimed rows within `graceMs`, then answer `stopped`. */
   | { type: 'stop'; graceMs: number }
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'attempted'; deliveryId: string; attempt: AttemptSummary }
-  /** Rows currently claimed by the worker (for status). */
-  | { type: 'inflight'; count: number }
+  | { type: 'pong' }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
   | { type: 'stopped'; handedBack: number }

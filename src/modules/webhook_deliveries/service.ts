@@ -1,0 +1,94 @@
+/** The delivery log of a site's webhooks, and replay: plain functions over the webhook repository. */
+import { type Clock, isoUtc } from '../../clock'
+import type { Store } from '../../db/store'
+import type { AttemptRow, DeliveryRow } from '../../db/webhooks'
+import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
+import type { WebhookDispatcher } from '../../webhooks/dispatcher'
+import type { Attempt, Delivery, DeliveryDetail, ListDeliveriesQuery } from './model'
+
+export interface DeliveryDeps {
+  store: Store
+  clock: Clock
+  webhooks: WebhookDispatcher
+}
+
+const iso = (ms: number | null) => (ms === null ? null : isoUtc(ms))
+
+function present(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    event_id: row.event_id,
+    event: row.event,
+    subscription_id: row.subscription_id,
+    status: row.status,
+    attempts: row.attempts,
+    next_attempt_utc: iso(row.next_attempt_ms),
+    last_attempt_utc: iso(row.last_attempt_ms),
+    last_status_code: row.last_status_code,
+    last_error: row.last_error,
+    created_utc: isoUtc(row.created_ms),
+  }
+}
+
+function presentAttempt(row: AttemptRow): Attempt {
+  return {
+    number: row.number,
+    at: isoUtc(row.at_ms),
+    url: row.url,
+    duration_ms: row.duration_ms,
+    status_code: row.status_code,
+    error: row.error,
+    error_message: row.error_message,
+    request_headers: JSON.parse(row.request_headers) as Record<string, string>,
+    response_body: row.response_body,
+  }
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`dlv:${seq}`).toString('base64url')
+}
+
+function decodeCursor(cursor: string): number {
+  const m = /^dlv:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString())
+  if (!m) throw new BadRequestError('cursor is not a next_cursor this API returned', 'cursor')
+  return Number(m[1])
+}
+
+/** A page of a site's deliveries, newest first. */
+export function listDeliveries(deps: DeliveryDeps, siteId: number, q: ListDeliveriesQuery) {
+  const limit = q.limit ?? 20
+  const rows = deps.store.webhooks.listDeliveries(siteId, {
+    subscriptionId: q.subscription_id ?? null,
+    status: q.status ?? null,
+    event: q.event ?? null,
+    beforeSeq: q.cursor ? decodeCursor(q.cursor) : null,
+    limit: limit + 1,
+  })
+  const has_more = rows.length > limit
+  const shown = has_more ? rows.slice(0, limit) : rows
+  const last = shown.at(-1)
+  return { items: shown.map(present), has_more, next_cursor: has_more && last ? encodeCursor(last.seq) : null }
+}
+
+function mustGet(store: Store, siteId: number, id: string): DeliveryRow {
+  const row = store.webhooks.getDelivery(siteId, id)
+  if (!row) throw new NotFoundError(`No webhook delivery with id ${id}.`, 'id')
+  return row
+}
+
+/** One delivery with its attempt log. */
+export function getDelivery(deps: DeliveryDeps, siteId: number, id: string): DeliveryDetail {
+  const row = mustGet(deps.store, siteId, id)
+  return { ...present(row), attempt_log: deps.store.webhooks.attemptsOf(row.seq).map(presentAttempt) }
+}
+
+/** Re-queues a delivery (dead ones included) for an immediate attempt with the same event id. */
+export function retryDelivery(deps: DeliveryDeps, siteId: number, id: string): Delivery {
+  const current = mustGet(deps.store, siteId, id)
+  const sub = deps.store.webhooks.getSubscription(siteId, current.subscription_id)
+  if (sub?.active !== 1) throw new ConflictError(`Webhook subscription ${current.subscription_id} is inactive; set active to true first.`, 'id')
+  const row = deps.store.webhooks.requeueDelivery(siteId, id, deps.clock.now())
+  if (!row) throw new ConflictError('This delivery is being attempted right now; retry after the attempt ends.', 'id')
+  deps.webhooks.wake()
+  return present(row)
+}
