@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import pkg from '../package.json'
+import { buildSdk, sizeReport } from './build-sdk'
 
 const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || 'unknown'
 const defines = {
@@ -21,6 +22,8 @@ export const EXTRA_ENTRYPOINTS: string[] = []
 const targets: [string, string | null][] = [['dist/mlc', null]]
 if (process.argv.includes('--all')) targets.push(['dist/mlc-linux-arm64', 'bun-linux-arm64'])
 
+// The SDK and widget are embedded in the binary, so they are built (and size-checked) first.
+console.log(sizeReport(await buildSdk()))
 mkdirSync('dist', { recursive: true })
 for (const [outfile, target] of targets) {
   const args = ['build', '--compile', '--minify', ...defineArgs, 'src/main.ts', ...EXTRA_ENTRYPOINTS, '--outfile', outfile]

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process'
 
 const bin = (name: string) => `node_modules/.bin/${name}`
 const stages: [string, string[]][] = [
+  ['sdk build', [process.execPath, 'scripts/build-sdk.ts']],
   ['type check', [bin('tsc'), '--noEmit']],
   ['lint', [bin('biome'), 'check', '.']],
   ['tests', [process.execPath, 'test', '--timeout', '30000', ...process.argv.slice(2)]],

@@ -17,6 +17,7 @@ import { createPlatformPlugin } from './http/platform'
 import { RouteTable } from './http/route-table'
 import type { Logger } from './log'
 import { redactUrl } from './log'
+import { assetsModule } from './modules/assets'
 import { conversationStartersModule } from './modules/conversation-starters'
 import { segmentsModule } from './modules/segments'
 import { siteSettingsModule } from './modules/site-settings'
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps) {
     .use(segmentsModule(moduleDeps))
     .use(conversationStartersModule(moduleDeps))
     .use(siteSettingsModule(moduleDeps))
+    .use(assetsModule(moduleDeps))
 
   /** Handles one request. `ip` is the client address as the server saw it. */
   async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {
