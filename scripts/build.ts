@@ -17,7 +17,10 @@ const defines = {
 const defineArgs = Object.entries(defines).flatMap(([k, v]) => ['--define', `${k}=${JSON.stringify(v)}`])
 
 /** Extra entry points compiled into the binary (worker threads), added by the modules that need them. */
-export const EXTRA_ENTRYPOINTS: string[] = []
+export const EXTRA_ENTRYPOINTS: string[] = [
+  // The webhook delivery worker thread; src/webhooks/dispatcher.ts finds it inside the binary.
+  'src/webhooks/worker.ts',
+]
 
 const targets: [string, string | null][] = [['dist/mlc', null]]
 if (process.argv.includes('--all')) targets.push(['dist/mlc-linux-arm64', 'bun-linux-arm64'])

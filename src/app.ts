@@ -4,6 +4,7 @@
  * URL form, client address, access log).
  */
 import { Elysia } from 'elysia'
+import { createChatContext } from './chat/context'
 import type { Clock } from './clock'
 import type { Config } from './config'
 import { createDashboard, isDashboardUrl } from './dashboard'
@@ -15,11 +16,18 @@ import { PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
 import { canonicalUrl } from './http/legacy-url'
 import { createPlatformPlugin } from './http/platform'
 import { RouteTable } from './http/route-table'
+import { createWebSocketGateway } from './http/websocket'
 import type { Logger } from './log'
 import { redactUrl } from './log'
 import { assetsModule } from './modules/assets'
+import { chatSettingsModule } from './modules/chat-settings'
 import { conversationStartersModule } from './modules/conversation-starters'
+import { feedbackModule } from './modules/feedback'
+import { handoffsModule } from './modules/handoffs'
+import { kbArticlesModule } from './modules/kb-articles'
+import { messagesModule } from './modules/messages'
 import { segmentsModule } from './modules/segments'
+import { sessionsModule } from './modules/sessions'
 import { siteSettingsModule } from './modules/site-settings'
 import { healthModule, legacyFallbackModule, openapiModule } from './modules/system'
 import { tagsModule } from './modules/tags'
@@ -27,8 +35,11 @@ import { webhookDeliveriesModule } from './modules/webhook_deliveries'
 import { webhookSubscriptionsModule } from './modules/webhook_subscriptions'
 import { UsageCounter } from './modules/tokens/usage-counter'
 import { trackModule } from './modules/track'
+import { transcriptsModule } from './modules/transcripts'
+import { usageModule } from './modules/usage'
 import { visitorsModule } from './modules/visitors'
 import { whoamiModule } from './modules/whoami'
+import { widgetModule } from './modules/widget'
 import { newRequestId } from './random'
 import { TokenBuckets } from './ratelimit/token-bucket'
 import { createIdleDispatcher, type WebhookDispatcher } from './webhooks/dispatcher'
@@ -67,7 +78,10 @@ export function createApp(deps: AppDeps) {
     onPrincipal: (req, p) => principals.set(req, p),
   })
   const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
-  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks }
+  const clientIp = (req: Request) => clientIps.get(req) ?? 'unknown'
+  const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake() })
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks, chat, clientIp }
+  const realtime = createWebSocketGateway({ config, store, clock, buckets, chat, authenticator })
   const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })
 
   let routeTable: RouteTable | null = null
@@ -91,6 +105,15 @@ export function createApp(deps: AppDeps) {
     .use(conversationStartersModule(moduleDeps))
     .use(siteSettingsModule(moduleDeps))
     .use(assetsModule(moduleDeps))
+    .use(kbArticlesModule(moduleDeps))
+    .use(sessionsModule(moduleDeps))
+    .use(messagesModule(moduleDeps))
+    .use(handoffsModule(moduleDeps))
+    .use(transcriptsModule(moduleDeps))
+    .use(usageModule(moduleDeps))
+    .use(feedbackModule(moduleDeps))
+    .use(chatSettingsModule(moduleDeps))
+    .use(widgetModule(moduleDeps))
 
   /** Handles one request. `ip` is the client address as the server saw it. */
   async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {
@@ -122,6 +145,6 @@ export function createApp(deps: AppDeps) {
     return response
   }
 
-  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks, dashboard }
+  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks, dashboard, chat, realtime }
 }
 export type App = ReturnType<typeof createApp>

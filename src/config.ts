@@ -108,6 +108,45 @@ export const OPTIONS = {
     min: 1,
     help: 'failed dashboard sign-ins allowed per client IP per minute',
   },
+  aiProvider: { env: 'MLC_AI_PROVIDER', kind: 'string', default: 'kb', help: 'chat bot: kb (embedded knowledge-base search, no network) | openai (any OpenAI-compatible endpoint)' },
+  aiBaseUrl: { env: 'MLC_AI_BASE_URL', kind: 'string', default: '', help: 'openai provider: base URL of the chat-completions API, e.g. https://host/v1 (required for openai)' },
+  aiApiKey: { env: 'MLC_AI_API_KEY', kind: 'string', default: '', help: 'openai provider: API key sent as a bearer token' },
+  aiModel: { env: 'MLC_AI_MODEL', kind: 'string', default: 'gpt-4o-mini', help: 'openai provider: model name' },
+  aiTimeoutMs: {
+    env: 'MLC_AI_TIMEOUT_MS',
+    kind: 'int',
+    default: '15000',
+    min: 100,
+    help: 'openai provider: a reply slower than this hands the chat to a human (bot_error)',
+  },
+  chatInactivityTimeout: {
+    env: 'MLC_CHAT_INACTIVITY_TIMEOUT',
+    kind: 'int',
+    default: '1800',
+    min: 1,
+    help: 'seconds without a message after which an open chat session is closed',
+  },
+  chatSweepIntervalMs: {
+    env: 'MLC_CHAT_SWEEP_INTERVAL_MS',
+    kind: 'int',
+    default: '30000',
+    min: 50,
+    help: 'how often the server looks for inactive chat sessions to close',
+  },
+  widgetRatePerVisitor: {
+    env: 'MLC_WIDGET_RATE_PER_VISITOR',
+    kind: 'int',
+    default: '30',
+    min: 1,
+    help: 'chat widget requests allowed per visitor per minute',
+  },
+  widgetRatePerIp: {
+    env: 'MLC_WIDGET_RATE_PER_IP',
+    kind: 'int',
+    default: '300',
+    min: 1,
+    help: 'chat widget requests allowed per client IP per minute (all visitors behind it together)',
+  },
 } as const satisfies Record<string, OptionSpec>
 
 type Options = typeof OPTIONS
@@ -160,6 +199,10 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
   out.dataDir = resolve(out.dataDir as string)
   const level = out.logLevel as string
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`MLC_LOG_LEVEL must be debug, info, warn or error, got "${level}"`)
+  if (out.aiProvider !== 'kb' && out.aiProvider !== 'openai') throw new ConfigError(`MLC_AI_PROVIDER must be kb or openai, got "${out.aiProvider}"`)
+  if (out.aiProvider === 'openai' && !/^https?:\/\/\S+$/.test(out.aiBaseUrl as string)) {
+    throw new ConfigError(`MLC_AI_PROVIDER=openai needs MLC_AI_BASE_URL (an http(s) URL), got "${out.aiBaseUrl}"`)
+  }
   return Object.freeze(out) as Config
 }
 

@@ -4,11 +4,13 @@
  * gracefully on SIGTERM/SIGINT (stop accepting, finish in-flight requests, flush, close).
  */
 import { createApp, publicUrlOf } from './app'
+import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
+import { type SocketData, WS_PATHS } from './http/websocket'
 import { createLogger, type Logger } from './log'
 import { ensureFirstSite } from './modules/sites/service'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
@@ -49,12 +51,28 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   // Pick up token changes made by the CLI even when no request arrives to trigger the check.
   const epochTimer = setInterval(() => app.authenticator.checkEpoch(), 500)
 
-  const server = Bun.serve({
+  // Close chats nobody wrote in for MLC_CHAT_INACTIVITY_TIMEOUT seconds.
+  const sweepTimer = setInterval(() => {
+    try {
+      const closed = closeInactiveSessions(app.chat)
+      if (closed > 0) logger.info('closed inactive chat sessions', { closed })
+    } catch (err) {
+      logger.error('chat inactivity sweep failed; will retry', { error: String(err) })
+    }
+  }, config.chatSweepIntervalMs)
+
+  const server = Bun.serve<SocketData>({
     port: config.port,
     hostname: config.host,
     // Bodies over 1 MiB are refused by our parser with an enveloped 413; Bun's own cap sits above it.
     maxRequestBodySize: 8 * 1024 * 1024,
-    fetch: (req, srv) => app.handle(req, srv.requestIP(req)?.address ?? 'unknown'),
+    fetch: (req, srv) => {
+      const ip = srv.requestIP(req)?.address ?? 'unknown'
+      // The realtime channels are upgraded here, before Elysia (see src/http/websocket.ts).
+      if (req.method === 'GET' && WS_PATHS.has(new URL(req.url).pathname)) return app.realtime.upgrade(req, srv, ip)
+      return app.handle(req, ip)
+    },
+    websocket: app.realtime.websocket,
     error: (err) => {
       logger.error('unhandled server error', { error: String(err), stack: err.stack })
       return new Response(JSON.stringify({ ok: false, error: { code: 'internal_error', message: 'Internal error.', request_id: 'none' } }), {
@@ -79,6 +97,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       logger.info('shutting down')
       clearInterval(flushTimer)
       clearInterval(epochTimer)
+      clearInterval(sweepTimer)
+      app.realtime.closeAll()
       // Finish requests in flight; connections still open after 8 s are closed so exit stays under 10 s.
       const forced = setTimeout(() => server.stop(true), 8000)
       await server.stop(false)

@@ -4,6 +4,7 @@
  */
 import type { Database } from 'bun:sqlite'
 import { createAdminRepo } from './admins'
+import { createChatRepo } from './chat'
 import { createStarterRepo } from './conversation-starters'
 import { createMetaRepo } from './meta'
 import { migrate } from './migrate'
@@ -12,6 +13,7 @@ import { createRateBucketRepo } from './rate-buckets'
 import { createSegmentRepo } from './segments'
 import { createSiteIdentityRepo } from './site-identity'
 import { createSiteRepo } from './sites'
+import { createKbRepo } from './kb'
 import { createTagRepo } from './tags'
 import { createTokenRepo } from './tokens'
 import { createWebhookRepo } from './webhooks'
@@ -34,6 +36,8 @@ export function createStore(db: Database) {
     segments: createSegmentRepo(db),
     starters: createStarterRepo(db),
     siteIdentity: createSiteIdentityRepo(db),
+    kb: createKbRepo(db),
+    chat: createChatRepo(db),
     /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate()

@@ -1,4 +1,5 @@
 /** What every feature module receives from `createApp`. */
+import type { ChatContext } from '../chat/context'
 import type { Clock } from '../clock'
 import type { Config } from '../config'
 import type { Store } from '../db/store'
@@ -18,4 +19,8 @@ export interface ModuleDeps {
   usage: UsageCounter
   /** Webhook delivery: call `webhooks.wake()` after a commit that enqueued events. */
   webhooks: WebhookDispatcher
+  /** The chat engine's context (store, bot provider, realtime hub, webhook wake-up); see src/chat/. */
+  chat: ChatContext
+  /** The client address of a request, as the server front saw it (for per-IP limits). */
+  clientIp: (request: Request) => string
 }

@@ -44,6 +44,7 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
   let flushScheduled = false
   let timer: ReturnType<typeof setTimeout> | null = null
   let stopping = false
+  let closed = false
   let onDrained: (() => void) | null = null
 
   const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => post({ type: 'log', level, msg, fields })
@@ -150,6 +151,7 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
       nowMs: at,
       signal: job.abort.signal,
     })
+    if (closed) return
     if (res.aborted) {
       // Shutdown: hand the row back without counting an attempt.
       repo.releaseLease(job.seq)
@@ -193,36 +195,40 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
   /** Writes finished attempts in one transaction, then frees their slots and claims more. */
   function flush() {
     flushScheduled = false
-    const batch = finished
-    finished = []
-    if (batch.length) {
-      const now = clock.now()
-      try {
-        repo.recordAttempts(
-          batch.map((f) => f.record),
-          now,
-        )
-        for (const f of batch.filter((b) => b.gone)) {
-          if (repo.disableSubscription(f.subscriptionId, 'gone', now)) {
-            const n = repo.deadLetterPending(f.subscriptionId, 'subscription deactivated: the endpoint answered 410 Gone', now)
-            log('warn', 'webhook subscription deactivated: endpoint answered 410 Gone', { subscription_id: f.subscriptionId, dead_lettered: n })
-          }
-        }
-      } catch (err) {
-        // The leases expire and the rows are sent again: at least once, never lost.
-        log('error', 'webhook attempt results could not be written; they will be retried', { error: String(err), count: batch.length })
-      }
-      for (const f of batch) {
-        release(f.subscriptionId, f.record.seq)
-        if (f.record.status === 'dead') log('warn', 'webhook delivery dead-lettered', { delivery_id: f.deliveryId, attempts: f.record.number })
-        if (watched.delete(f.deliveryId)) post({ type: 'attempted', deliveryId: f.deliveryId, attempt: summary(f.record) })
-      }
-    }
+    if (closed) return
+    writeFinished()
     if (stopping) {
       if (inFlight.size === 0) onDrained?.()
       return
     }
     pump()
+  }
+
+  function writeFinished() {
+    const batch = finished
+    finished = []
+    if (batch.length === 0) return
+    const now = clock.now()
+    try {
+      repo.recordAttempts(
+        batch.map((f) => f.record),
+        now,
+      )
+      for (const f of batch.filter((b) => b.gone)) {
+        if (repo.disableSubscription(f.subscriptionId, 'gone', now)) {
+          const n = repo.deadLetterPending(f.subscriptionId, 'subscription deactivated: the endpoint answered 410 Gone', now)
+          log('warn', 'webhook subscription deactivated: endpoint answered 410 Gone', { subscription_id: f.subscriptionId, dead_lettered: n })
+        }
+      }
+    } catch (err) {
+      // The leases expire and the rows are sent again: at least once, never lost.
+      log('error', 'webhook attempt results could not be written; they will be retried', { error: String(err), count: batch.length })
+    }
+    for (const f of batch) {
+      release(f.subscriptionId, f.record.seq)
+      if (f.record.status === 'dead') log('warn', 'webhook delivery dead-lettered', { delivery_id: f.deliveryId, attempts: f.record.number })
+      if (watched.delete(f.deliveryId)) post({ type: 'attempted', deliveryId: f.deliveryId, attempt: summary(f.record) })
+    }
   }
 
   function summary(r: AttemptRecord): AttemptSummary {
@@ -249,19 +255,14 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
         setTimeout(resolve, graceMs)
       })
     }
+    writeFinished()
     const handedBack = inFlight.size
+    // Aborted attempts give their rows back themselves (no attempt is counted).
     for (const job of inFlight.values()) job.abort.abort()
-    // Aborted attempts release their leases themselves; give them a turn, then write what finished.
-    for (let i = 0; i < 50 && inFlight.size > 0; i++) await Bun.sleep(10)
+    for (let i = 0; i < 100 && inFlight.size > 0; i++) await Bun.sleep(10)
+    writeFinished()
     for (const job of inFlight.values()) repo.releaseLease(job.seq)
-    flushScheduled = false
-    const batch = finished
-    finished = []
-    if (batch.length)
-      repo.recordAttempts(
-        batch.map((f) => f.record),
-        clock.now(),
-      )
+    closed = true
     db.close()
     if (before > 0) log('info', 'webhook worker stopped', { finished: before - handedBack, handed_back: handedBack })
     return handedBack

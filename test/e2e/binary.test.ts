@@ -41,4 +41,40 @@ describe('dist/mlc', () => {
       await server.stop()
     }
   })
+
+  test('delivers a signed webhook from its worker thread to a loopback receiver', async () => {
+    const data = join(dir, 'data-webhooks')
+    const received: { headers: Headers; body: string }[] = []
+    const rx = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req) => {
+        received.push({ headers: req.headers, body: await req.text() })
+        return new Response('ok')
+      },
+    })
+    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env: { ...emptyEnv, MLC_WEBHOOK_ALLOW_PRIVATE: '1' } })
+    try {
+      const created = spawnSync([bin, 'token', 'create', '--site', '1', '--scopes', 'read,write', '--json', '--data-dir', data], { env: emptyEnv, cwd: dir })
+      const { token } = JSON.parse(created.stdout.toString())
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+      const sub = (await (
+        await fetch(`${server.url}/v1/webhook_subscriptions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ url: `http://127.0.0.1:${rx.port}/in`, events: ['*'] }),
+        })
+      ).json()) as any
+      const ping = (await (await fetch(`${server.url}/v1/webhook_subscriptions/${sub.data.id}?action=test`, { method: 'POST', headers })).json()) as any
+      expect(ping.data).toMatchObject({ status: 'succeeded', attempt: { status_code: 200, error: null } })
+      expect(received).toHaveLength(1)
+      const req = received[0] as (typeof received)[0]
+      expect(req.headers.get('webhook-id')).toBe(ping.data.event_id)
+      const expected = `sha256=${new Bun.CryptoHasher('sha256', sub.data.secret).update(req.body).digest('hex')}`
+      expect(req.headers.get('x-mlc-signature')).toBe(expected)
+    } finally {
+      await server.stop()
+      rx.stop(true)
+    }
+  })
 })

@@ -5,6 +5,7 @@
 import core from './001-core'
 import visitors from './002-visitors'
 import webhooks from './003-webhooks'
+import chat from './004-chat'
 import dashboard from './005-dashboard'
 
 export interface Migration {
@@ -13,4 +14,4 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: Migration[] = [core, visitors, webhooks, dashboard]
+export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard]

@@ -1,0 +1,125 @@
+/**
+ * The realtime channels, served by Bun's own WebSocket support (Bun.serve's `websocket` option;
+ * Elysia's .ws needs app.listen, which we do not use). Two endpoints:
+ * - `/v1/widget/ws?session_id=&site_key=&anon_id=|visitor_key=`: one visitor's chat. Authorized
+ *   like the widget's HTTP endpoints, so nobody can listen to another visitor's session.
+ * - `/v1/agent/ws?token=mlc_...` (or a bearer header): every chat event of the token's site, for
+ *   agents' inboxes. Any scope may listen; a publishable key may not.
+ * Frames are JSON: first `{ type: "hello", ... }`, then the hub's events. A client may send
+ * `ping` (or `{"type":"ping"}`) and gets `{"type":"pong"}`.
+ */
+import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
+import type { ChatContext } from '../chat/context'
+import { type RealtimeClient, sessionTopic, siteTopic } from '../chat/realtime'
+import { sessionOf, visitorSession } from '../chat/sessions'
+import { ApiError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../errors'
+import { authenticateWidget, type WidgetGuardDeps } from '../modules/widget/guard'
+import { newRequestId } from '../random'
+import { credentialOf } from './auth'
+import type { Authenticator } from './authenticator'
+import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
+import { errorResponse } from './platform'
+
+/** Paths answered by the gateway instead of the app. */
+export const WS_PATHS = new Set(['/v1/widget/ws', '/v1/agent/ws'])
+
+/** What each connection carries. */
+export interface SocketData {
+  kind: 'visitor' | 'agent'
+  siteId: number
+  topics: string[]
+  hello: Record<string, unknown>
+}
+
+/** 426: the endpoint speaks WebSocket only. */
+class UpgradeRequiredError extends ApiError {
+  constructor() {
+    super(426, 'upgrade_required', 'This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).', undefined, { upgrade: 'websocket' })
+  }
+}
+
+export interface WebSocketGatewayDeps extends Omit<WidgetGuardDeps, 'clientIp'> {
+  chat: ChatContext
+  authenticator: Authenticator
+}
+
+/** Builds the gateway: `upgrade` for Bun.serve's fetch, `websocket` for its option of that name. */
+export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
+  const sockets = new Set<ServerWebSocket<SocketData>>()
+
+  function authorize(request: Request, url: URL, ip: string, headers: Record<string, unknown>): SocketData {
+    const query = Object.fromEntries(url.searchParams)
+    if (url.pathname === '/v1/widget/ws') {
+      const caller = authenticateWidget({ ...deps, clientIp: () => ip }, request, { query }, headers)
+      const session = visitorSession(deps.chat, caller.site.id, query.session_id ?? '', { anonId: caller.anonId, visitorKey: caller.visitorKey })
+      const s = sessionOf(deps.chat, session.seq)
+      return {
+        kind: 'visitor',
+        siteId: caller.site.id,
+        topics: [sessionTopic(session.id)],
+        hello: { type: 'hello', session_id: session.id, status: s.status, handoff_reason: s.handoff_reason },
+      }
+    }
+    const failKey = `authfail:${ip}`
+    const fail = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
+    if (!fail.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', fail.retryAfterSeconds)
+    const raw = credentialOf(request, query.token)
+    const principal = raw ? deps.authenticator.resolve(raw) : null
+    if (!principal) {
+      deps.buckets.take(failKey, deps.config.authFailuresPerMinute)
+      throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
+    }
+    if (principal.kind !== 'token') throw new ForbiddenError('The agent channel needs an API token of the site (read scope is enough), not a publishable key.')
+    return { kind: 'agent', siteId: principal.siteId, topics: [siteTopic(principal.siteId)], hello: { type: 'hello', site_id: principal.siteId } }
+  }
+
+  /** Upgrades a request from `ip` to one of the channels; returns the error response when it cannot. */
+  function upgrade(request: Request, server: Server<SocketData>, ip: string): Response | undefined {
+    const requestId = newRequestId()
+    const headers: Record<string, unknown> = { ...CORS_HEADERS, [REQUEST_ID_HEADER]: requestId }
+    try {
+      const url = new URL(request.url)
+      const data = authorize(request, url, ip, headers)
+      if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') throw new UpgradeRequiredError()
+      const plain: Record<string, string> = {}
+      for (const [k, v] of Object.entries(headers)) plain[k] = String(v)
+      if (server.upgrade(request, { data, headers: plain })) return undefined
+      throw new UpgradeRequiredError()
+    } catch (err) {
+      if (err instanceof ApiError) return errorResponse(err, headers, requestId)
+      throw err
+    }
+  }
+
+  const websocket: WebSocketHandler<SocketData> = {
+    idleTimeout: 120,
+    sendPings: true,
+    open(ws) {
+      sockets.add(ws)
+      for (const topic of ws.data.topics) deps.chat.hub.subscribe(topic, ws as RealtimeClient)
+      ws.send(JSON.stringify(ws.data.hello))
+    },
+    message(ws, message) {
+      const text = typeof message === 'string' ? message : Buffer.from(message).toString()
+      if (text === 'ping' || text.replace(/\s/g, '') === '{"type":"ping"}') ws.send('{"type":"pong"}')
+    },
+    close(ws) {
+      sockets.delete(ws)
+      for (const topic of ws.data.topics) deps.chat.hub.unsubscribe(topic, ws as RealtimeClient)
+    },
+  }
+
+  return {
+    upgrade,
+    websocket,
+    /** Open connections. */
+    get connections() {
+      return sockets.size
+    },
+    /** Closes every connection (shutdown), with close code 1001 "going away". */
+    closeAll() {
+      for (const ws of sockets) ws.close(1001, 'server shutting down')
+    },
+  }
+}
+export type WebSocketGateway = ReturnType<typeof createWebSocketGateway>

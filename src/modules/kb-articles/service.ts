@@ -1,0 +1,78 @@
+/** Knowledge-base articles: CRUD, each write re-indexing the article's passages in the same transaction. */
+
+import { decodeIdCursor, encodeIdCursor } from '../../chat/paging'
+import { splitPassages } from '../../chat/passages'
+import { queryTerms } from '../../chat/retrieval'
+import { type Clock, isoUtc } from '../../clock'
+import type { KbArticleRow } from '../../db/kb'
+import type { Store } from '../../db/store'
+import { BadRequestError, NotFoundError } from '../../errors'
+import type { CreateKbArticleInput, KbArticle, UpdateKbArticleInput } from './model'
+
+function present(row: KbArticleRow): KbArticle {
+  return {
+    id: row.id,
+    title: row.title,
+    body: row.body,
+    passages: splitPassages(row.body).length,
+    created_utc: isoUtc(row.created_ms),
+    updated_utc: isoUtc(row.updated_ms),
+  }
+}
+
+function clean(value: string, param: string): string {
+  const v = value.trim()
+  if (!v) throw new BadRequestError(`${param} must not be blank`, param)
+  return v
+}
+
+function notFound(id: number): NotFoundError {
+  return new NotFoundError(`No knowledge-base article with id ${id}.`, 'id')
+}
+
+/** One page of the site's articles (oldest first), or the best matches for `q`. */
+export function listKbArticles(store: Store, siteId: number, q: { limit?: number; cursor?: string; q?: string }) {
+  const limit = q.limit ?? 20
+  if (q.q !== undefined) return { items: store.kb.searchArticles(siteId, queryTerms(q.q), limit).map(present), has_more: false, next_cursor: null }
+  const after = q.cursor ? decodeIdCursor(q.cursor) : 0
+  const rows = store.kb.page(siteId, after, limit + 1)
+  const has_more = rows.length > limit
+  const shown = has_more ? rows.slice(0, limit) : rows
+  const last = shown.at(-1)
+  return { items: shown.map(present), has_more, next_cursor: has_more && last ? encodeIdCursor(last.id) : null }
+}
+
+/** One article. */
+export function getKbArticle(store: Store, siteId: number, id: number): KbArticle {
+  const row = store.kb.get(siteId, id)
+  if (!row) throw notFound(id)
+  return present(row)
+}
+
+/** Creates an article; the bot can answer from it at once. */
+export function createKbArticle(store: Store, clock: Clock, siteId: number, input: CreateKbArticleInput): KbArticle {
+  const title = clean(input.title, 'title')
+  const body = clean(input.body, 'body')
+  return present(store.transaction(() => store.kb.insert(siteId, title, body, splitPassages(body), clock.now())))
+}
+
+/** Changes an article's title or body. */
+export function updateKbArticle(store: Store, clock: Clock, siteId: number, id: number, input: UpdateKbArticleInput): KbArticle {
+  return present(
+    store.transaction(() => {
+      const current = store.kb.get(siteId, id)
+      if (!current) throw notFound(id)
+      const title = input.title !== undefined ? clean(input.title, 'title') : current.title
+      const body = input.body !== undefined ? clean(input.body, 'body') : current.body
+      const row = store.kb.update(siteId, id, title, body, splitPassages(body), clock.now())
+      if (!row) throw notFound(id)
+      return row
+    }),
+  )
+}
+
+/** Deletes an article; the bot stops answering from it at once. */
+export function deleteKbArticle(store: Store, siteId: number, id: number): { id: number; deleted: true } {
+  if (!store.transaction(() => store.kb.remove(siteId, id))) throw notFound(id)
+  return { id, deleted: true }
+}

@@ -1,0 +1,31 @@
+/** Chat sessions for agents: list, read, close. */
+
+import type { ChatContext } from '../../chat/context'
+import { decodeIdCursor, pageOf } from '../../chat/paging'
+import { presentSession } from '../../chat/present'
+import { closeSession, siteSession } from '../../chat/sessions'
+import type { SessionStatus } from '../../db/chat'
+import { BadRequestError } from '../../errors'
+import type { Session } from './model'
+
+/** One page of the site's sessions, newest first. */
+export function listSessions(ctx: ChatContext, siteId: number, q: { status?: SessionStatus; limit?: number; cursor?: string }) {
+  const limit = q.limit ?? 20
+  const before = q.cursor ? decodeIdCursor(q.cursor) : null
+  const rows = ctx.store.chat.listSessions(siteId, q.status ?? null, before, limit + 1)
+  return pageOf(rows, limit, presentSession, (r) => r.seq)
+}
+
+/** One session of the site. */
+export function getSession(ctx: ChatContext, siteId: number, id: string): Session {
+  return presentSession(siteSession(ctx, siteId, id))
+}
+
+/** Runs an action on a session (`close`). */
+export function sessionAction(ctx: ChatContext, siteId: number, id: string, action: string | undefined): Session {
+  if (action !== 'close') {
+    throw new BadRequestError(action ? `Unknown action "${action}"; sessions support action=close.` : 'action is required: use action=close.', 'action')
+  }
+  const session = siteSession(ctx, siteId, id)
+  return closeSession(ctx, session, 'agent')
+}

@@ -1,0 +1,74 @@
+/**
+ * Who is calling a widget endpoint: the site (by its publishable key, never an API token) and the
+ * visitor (anonymous id or visitor key). Runs before body validation, like the API's auth, so a
+ * bad key answers 401 first; then the per-IP and per-visitor buckets. The WebSocket upgrade uses
+ * the same function.
+ */
+
+import type { Clock } from '../../clock'
+import type { Config } from '../../config'
+import type { SiteRow } from '../../db/sites'
+import type { Store } from '../../db/store'
+import { RateLimitedError, UnauthorizedError } from '../../errors'
+import { setRateLimitHeaders } from '../../http/auth'
+import { rejectMalformed } from '../../http/body'
+import type { TokenBuckets } from '../../ratelimit/token-bucket'
+import { SITE_KEY_HEADER } from './model'
+
+export interface WidgetGuardDeps {
+  store: Store
+  clock: Clock
+  config: Config
+  buckets: TokenBuckets
+  clientIp: (request: Request) => string
+}
+
+/** The authenticated widget caller. */
+export interface WidgetCaller {
+  site: SiteRow
+  anonId: string | null
+  visitorKey: string | null
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v.length > 0 ? v : null
+}
+
+/** Authenticates and rate-limits a widget request; `fields` are its body and query together. */
+export function authenticateWidget(
+  deps: WidgetGuardDeps,
+  request: Request,
+  fields: { body?: unknown; query?: unknown },
+  headers: Record<string, unknown>,
+): WidgetCaller {
+  const ip = deps.clientIp(request)
+  const failKey = `authfail:${ip}`
+  const failState = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
+  if (!failState.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)
+  const body = (fields.body && typeof fields.body === 'object' ? fields.body : {}) as Record<string, unknown>
+  const query = (fields.query && typeof fields.query === 'object' ? fields.query : {}) as Record<string, unknown>
+  const key = str(request.headers.get(SITE_KEY_HEADER)) ?? str(body.site_key) ?? str(query.site_key)
+  if (!key) throw new UnauthorizedError('The site publishable key is required: send site_key (pk_...) or the X-MLC-Site-Key header.')
+  const site = key.startsWith('pk_') ? deps.store.sites.byPublishableKey(key) : null
+  if (!site) {
+    deps.buckets.take(failKey, deps.config.authFailuresPerMinute)
+    throw new UnauthorizedError('The site key is unknown: widget endpoints take the publishable key (pk_...) from `mlc site list`.')
+  }
+  rejectMalformed(fields.body)
+  const anonId = str(body.anon_id) ?? str(body.anonymous_id) ?? str(query.anon_id) ?? str(query.anonymous_id)
+  const visitorKey = str(body.visitor_key) ?? str(query.visitor_key)
+  const now = deps.clock.now()
+  const byIp = deps.buckets.take(`widget:ip:${ip}`, deps.config.widgetRatePerIp)
+  if (!byIp.allowed) {
+    setRateLimitHeaders(headers, byIp, now)
+    throw new RateLimitedError(`Rate limit of ${byIp.limit} widget requests per minute from this address exceeded.`, byIp.retryAfterSeconds)
+  }
+  const who = anonId !== null ? `a:${anonId}` : visitorKey !== null ? `k:${visitorKey}` : null
+  const byVisitor = who ? deps.buckets.take(`widget:v:${site.id}:${who}`, deps.config.widgetRatePerVisitor) : null
+  const shown = byVisitor ?? byIp
+  setRateLimitHeaders(headers, shown, now)
+  if (byVisitor && !byVisitor.allowed) {
+    throw new RateLimitedError(`Rate limit of ${byVisitor.limit} widget requests per minute for this visitor exceeded.`, byVisitor.retryAfterSeconds)
+  }
+  return { site, anonId, visitorKey }
+}
