@@ -10,8 +10,8 @@
  *    Words in other scripts cost 1 token per 3 letters, or per 1.2 characters for Han, kana and
  *    Hangul. A number group is 1 token, a whitespace run 1, a punctuation run 1 per 2 characters.
  *
- * Calibrated against o200k_base on 2,000+ paragraphs of English documentation: within 1% in
- * total and about 11% per paragraph on average.
+ * Calibrated against o200k_base on 1,380 paragraphs of English documentation: 1.1% under in
+ * total, 10.7% off per paragraph on average (6.8% on plain prose sentences).
  */
 
 const PIECE = /'(?:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu

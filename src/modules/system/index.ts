@@ -49,6 +49,12 @@ export function openapiModule(publicUrl: string) {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'API token `mlc_...`. `?token=` is accepted too.' },
+          siteKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-MLC-Site-Key',
+            description: "Widget endpoints: the site publishable key `pk_...` (or `site_key` in the body or query), plus the visitor's anon_id or visitor_key.",
+          },
         },
       },
     },
