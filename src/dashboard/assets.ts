@@ -29,7 +29,8 @@ h2 { font-size:1.15rem; margin:1.5rem 0 .5rem; }
 label { display:block; font-weight:600; margin:.6rem 0 .2rem; }
 fieldset { border:1px solid var(--line); border-radius:8px; margin:.6rem 0; padding:.4rem .8rem; }
 legend { font-weight:600; }
-fieldset label { display:inline-flex; gap:.35rem; align-items:center; font-weight:400; margin-right:1rem; }
+label.inline { display:inline-flex; gap:.35rem; align-items:center; font-weight:400; }
+fieldset.choices label { display:inline-flex; gap:.35rem; align-items:center; font-weight:400; margin-right:1rem; }
 input[type=text], input[type=email], input[type=password], input[type=url], input[type=search], input[type=number], select, textarea {
   width:100%; max-width:32rem; padding:.5rem .6rem; font:inherit; border:1px solid #94a3b8; border-radius:6px; background:#fff; }
 textarea { min-height:7rem; max-width:100%; }
@@ -37,6 +38,7 @@ input[type=color] { width:3rem; height:2.4rem; padding:0; border:1px solid #94a3
 button, .button { display:inline-block; font:inherit; padding:.45rem .9rem; border-radius:6px; border:1px solid var(--accent); background:var(--accent); color:var(--accent-fg); cursor:pointer; text-decoration:none; min-height:2.5rem; }
 button.secondary, .button.secondary { background:#fff; color:var(--accent); }
 button.danger { background:var(--danger); border-color:var(--danger); }
+.condition [data-kind-group] { border-left:3px solid var(--line); padding-left:.6rem; margin:.4rem 0; }
 .actions { display:flex; flex-wrap:wrap; gap:.4rem; align-items:center; }
 .actions form { margin:0; }
 .table-wrap { overflow-x:auto; }
@@ -94,6 +96,16 @@ const JS = `
     var done = function (ok) { if (status) status.textContent = ok ? 'Copied.' : 'Copy failed: select the text and copy it.'; };
     if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
     else done(false);
+  });
+  // Segment conditions: show only the fields of the chosen type (both stay usable without JS).
+  var syncKind = function (select) {
+    var box = select.closest('fieldset');
+    if (!box) return;
+    box.querySelectorAll('[data-kind-group]').forEach(function (g) { g.hidden = g.getAttribute('data-kind-group') !== select.value; });
+  };
+  document.querySelectorAll('select[data-kind]').forEach(syncKind);
+  document.addEventListener('change', function (e) {
+    if (e.target && e.target.matches && e.target.matches('select[data-kind]')) syncKind(e.target);
   });
   // Live regions: [data-refresh=ms] reloads its own contents from the same URL while the tab is visible.
   document.querySelectorAll('[data-refresh][id]').forEach(function (el) {

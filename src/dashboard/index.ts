@@ -23,8 +23,12 @@ import {
   TOKENS_PATH,
 } from './kit'
 import { accountRoutes } from './pages/account'
+import { SEGMENTS_PATH, segmentRoutes } from './pages/segments'
+import { SETTINGS_PATH, settingsRoutes } from './pages/settings'
+import { STARTERS_PATH, starterRoutes } from './pages/starters'
 import { TAGS_PATH, tagRoutes } from './pages/tags'
 import { tokenRoutes } from './pages/tokens'
+import { VISITORS_PATH, visitorRoutes } from './pages/visitors'
 import { DashboardSessions } from './sessions'
 
 export type { DashboardDeps } from './kit'
@@ -35,7 +39,11 @@ const MAX_FORM_BYTES = 1024 * 1024
 /** The navigation, in the order shown. */
 const NAV: NavItem[] = [
   { href: TOKENS_PATH, label: 'API tokens' },
+  { href: VISITORS_PATH, label: 'Visitors' },
+  { href: SEGMENTS_PATH, label: 'Segments' },
+  { href: STARTERS_PATH, label: 'Starters' },
   { href: TAGS_PATH, label: 'Tags' },
+  { href: SETTINGS_PATH, label: 'Settings' },
 ]
 
 /** True when a request URL is under /dashboard (checked without parsing the URL). */
@@ -96,6 +104,10 @@ export function createDashboard(deps: DashboardDeps) {
     .use(accountRoutes(kit))
     .use(tokenRoutes(kit))
     .use(tagRoutes(kit))
+    .use(visitorRoutes(kit))
+    .use(segmentRoutes(kit))
+    .use(starterRoutes(kit))
+    .use(settingsRoutes(kit))
 
   return {
     kit,

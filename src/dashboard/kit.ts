@@ -241,3 +241,46 @@ ${switcher}
 </header>`
   return shell(title, header, html`<h1>${title}</h1>${body}`)
 }
+
+/** A confirmation step: the question, what happens, and a POST button named like the action plus Cancel. */
+export function confirmPage(
+  ctx: PageContext,
+  o: {
+    title: string
+    question: Html | string
+    detail?: Html | string
+    path: string
+    fields: Record<string, string | number>
+    button: string
+    danger?: boolean
+    active: string
+  },
+): Response {
+  const hidden = Object.entries(o.fields).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)
+  return htmlResponse(
+    page(
+      ctx,
+      o.title,
+      html`<section class="card" role="alertdialog" aria-labelledby="confirm-q"${o.detail ? raw(' aria-describedby="confirm-text"') : ''}>
+<p id="confirm-q"><strong>${o.question}</strong></p>
+${o.detail ? html`<p id="confirm-text">${o.detail}</p>` : ''}
+<form method="post" action="${href(ctx, o.path)}" class="actions">
+${csrfField(ctx)}${hidden}
+<button type="submit"${o.danger ? raw(' class="danger"') : ''}>${o.button}</button>
+<a class="button secondary" href="${href(ctx, o.path)}" autofocus>Cancel</a>
+</form>
+</section>`,
+      o.active,
+    ),
+  )
+}
+
+/** Runs a form action; an ApiError other than 404 is handed to `onError` to re-render the form with it. */
+export async function attempt(action: () => Response | Promise<Response>, onError: (err: ApiError) => Response): Promise<Response> {
+  try {
+    return await action()
+  } catch (err) {
+    if (err instanceof ApiError && err.status !== 404) return onError(err)
+    throw err
+  }
+}

@@ -89,7 +89,7 @@ ${o.created ? secretPanel(ctx, o.created, o.heading ?? 'Your new token') : ''}
 ${csrfField(ctx)}<input type="hidden" name="action" value="create">
 <label for="token-name">Name</label>
 <input id="token-name" name="name" type="text" maxlength="100" required value="${o.name ?? ''}" placeholder="e.g. CRM sync">
-<fieldset><legend>Scopes</legend>
+<fieldset class="choices"><legend>Scopes</legend>
 <label><input type="radio" name="scopes" value="read"${scopes === 'read' ? html` checked` : ''}> Read</label>
 <label><input type="radio" name="scopes" value="read,write"${scopes === 'read,write' ? html` checked` : ''}> Read + write</label>
 </fieldset>
