@@ -200,7 +200,7 @@ const commands: Record<string, (...args: any[]) => unknown> = {
   reset,
   state,
   // For the widget: where to talk to and as whom.
-  _widget: () => ({ base, siteKey, nonce, who: who() }),
+  _widget: () => ({ base, siteKey, nonce, anonId: identity().anon_id, key: identity().key, token: identityToken }),
 }
 
 function call(command: string, ...args: unknown[]): unknown {

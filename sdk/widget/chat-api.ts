@@ -1,9 +1,10 @@
 /**
- * The widget's client for the chat endpoints (`/v1/widget/...`): REST calls authenticated by the
- * site's publishable key, and the session's WebSocket with reconnection. Every call answers the
- * envelope's `data` or throws an Error carrying the server's message and status.
+ * The widget's client for the chat endpoints (`/v1/widget/...`): REST calls naming the site by its
+ * publishable key (X-MLC-Site-Key) and the visitor by the anonymous id the session was opened
+ * with, and the session's WebSocket with reconnection. Every call answers the envelope's `data`
+ * or throws a ChatApiError with the server's message and status.
  */
-import { PATHS } from '../src/protocol'
+import { PATHS, SITE_KEY_HEADER } from '../src/protocol'
 
 /** A chat message as the server shows it. */
 export interface ChatMessage {
@@ -14,19 +15,30 @@ export interface ChatMessage {
   created_utc?: string
 }
 
-/** A conversation starter as the server shows it (or a bare prompt). */
-export type Starter = { id?: number; prompt: string } | string
-
 /** What opening a session answers. */
 export interface OpenedSession {
   session_id: string
-  starters: Starter[]
+  status: string
+  starters: { id: number; prompt: string }[]
   ws_url: string
-  status?: string
+}
+
+/** The session as the widget endpoints show it. */
+export interface WidgetSession {
+  session_id: string
+  status: string
+  rated?: boolean
+}
+
+/** A page of the session's messages. */
+export interface MessagesPage {
+  status: string
+  messages: ChatMessage[]
+  has_more: boolean
 }
 
 /** A realtime frame of the session topic. */
-export type ChatEvent = { type: 'message'; message: ChatMessage } | { type: 'status'; status: string; handoff_reason?: string | null }
+export type ChatEvent = { type: 'message'; message: ChatMessage } | { type: 'status' | 'hello'; status: string }
 
 /** An API error with its HTTP status. */
 export class ChatApiError extends Error {
@@ -38,18 +50,21 @@ export class ChatApiError extends Error {
   }
 }
 
-/** Talks to one server as one site. */
+/** Talks to one server as one site and one visitor (`anonId`, the credential every call carries). */
 export class ChatApi {
   constructor(
     private readonly base: string,
     private readonly siteKey: string,
+    private readonly anonId: string,
   ) {}
 
-  private async call<T>(method: string, path: string, body?: object): Promise<T> {
-    const res = await fetch(this.base + path, {
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<T> {
+    const url = new URL(this.base + PATHS.widgetSessions + path)
+    if (method === 'GET') url.searchParams.set('anon_id', this.anonId)
+    const res = await fetch(url, {
       method,
-      headers: { Authorization: `Bearer ${this.siteKey}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
+      headers: { [SITE_KEY_HEADER]: this.siteKey, ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}) },
+      body: method === 'POST' ? JSON.stringify({ anon_id: this.anonId, ...body }) : undefined,
     })
     let json: { ok?: boolean; data?: T; error?: { message?: string } } = {}
     try {
@@ -59,52 +74,57 @@ export class ChatApi {
     return json.data as T
   }
 
-  /** Opens a chat for this visitor. */
-  open(visitor: { visitor_key?: string; anon_id?: string }): Promise<OpenedSession> {
-    return this.call('POST', PATHS.widgetSessions, { site_key: this.siteKey, ...visitor })
+  /** Opens a chat; an identified visitor adds their key (and identity token, when the site verifies). */
+  open(visitorKey?: string, identityToken?: string): Promise<OpenedSession> {
+    return this.call('POST', '', visitorKey ? { visitor_key: visitorKey, ...(identityToken ? { identity_token: identityToken } : {}) } : {})
   }
 
-  /** Sends the visitor's message; answers what the server returns (the stored message and any bot reply). */
-  send(sessionId: string, text: string): Promise<unknown> {
-    return this.call('POST', `${PATHS.widgetSessions}/${encodeURIComponent(sessionId)}/messages`, { text })
+  /** Sends the visitor's message: answers `{ message, reply, status }`. */
+  send(id: string, text: string): Promise<{ message: ChatMessage; reply: ChatMessage | null; status: string }> {
+    return this.call('POST', `/${encodeURIComponent(id)}/messages`, { text })
   }
 
   /** Messages after id `after`, oldest first. */
-  messages(sessionId: string, after: number): Promise<ChatMessage[] | { messages: ChatMessage[]; status?: string }> {
-    return this.call('GET', `${PATHS.widgetSessions}/${encodeURIComponent(sessionId)}/messages?after=${after}`)
+  messages(id: string, after: number): Promise<MessagesPage> {
+    return this.call('GET', `/${encodeURIComponent(id)}/messages?after=${after}`)
   }
 
   /** Asks for a human. */
-  handoff(sessionId: string, reason?: string): Promise<unknown> {
-    return this.call('POST', `${PATHS.widgetSessions}/${encodeURIComponent(sessionId)}/handoff`, reason ? { reason } : {})
+  handoff(id: string): Promise<WidgetSession> {
+    return this.call('POST', `/${encodeURIComponent(id)}/handoff`)
   }
 
   /** Ends the chat from the visitor's side. */
-  close(sessionId: string): Promise<unknown> {
-    return this.call('POST', `${PATHS.widgetSessions}/${encodeURIComponent(sessionId)}/close`, {})
+  close(id: string): Promise<WidgetSession> {
+    return this.call('POST', `/${encodeURIComponent(id)}/close`)
   }
 
   /** The post-chat rating. */
-  feedback(sessionId: string, rating: number, comment?: string): Promise<unknown> {
-    return this.call('POST', `${PATHS.widgetSessions}/${encodeURIComponent(sessionId)}/feedback`, comment ? { rating, comment } : { rating })
+  feedback(id: string, rating: number, comment?: string): Promise<unknown> {
+    return this.call('POST', `/${encodeURIComponent(id)}/feedback`, comment ? { rating, comment } : { rating })
   }
 }
 
 /**
- * Keeps one WebSocket open to `url` while `active()` says so, reconnecting with backoff
- * (1 s doubling to 30 s); `onOpen` runs on each (re)connect so the caller can fetch what it missed.
+ * Keeps one WebSocket open to `url` until stopped, reconnecting with backoff (1 s doubling to
+ * 30 s) and pinging so idle proxies keep it; `onOpen` runs on each (re)connect so the caller can
+ * fetch what it missed.
  */
 export function keepSocket(url: string, onEvent: (e: ChatEvent) => void, onOpen: () => void): { stop(): void } {
   let ws: WebSocket | null = null
   let tries = 0
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
-  const connect = () => {
-    if (stopped) return
+  const ping = setInterval(() => ws?.readyState === WebSocket.OPEN && ws.send('ping'), 50_000)
+  const retry = () => {
+    if (!stopped) timer = setTimeout(connect, Math.min(1000 * 2 ** tries++, 30_000))
+  }
+  function connect(): void {
     try {
       ws = new WebSocket(url)
     } catch {
-      return retry()
+      retry()
+      return
     }
     ws.onopen = () => {
       tries = 0
@@ -115,18 +135,18 @@ export function keepSocket(url: string, onEvent: (e: ChatEvent) => void, onOpen:
         onEvent(JSON.parse(String(m.data)))
       } catch {}
     }
-    ws.onclose = () => retry()
-  }
-  const retry = () => {
-    if (stopped) return
-    timer = setTimeout(connect, Math.min(1000 * 2 ** tries++, 30_000))
+    ws.onclose = retry
   }
   connect()
   return {
     stop() {
       stopped = true
       clearTimeout(timer)
-      ws?.close()
+      clearInterval(ping)
+      if (ws) {
+        ws.onclose = null
+        ws.close()
+      }
     },
   }
 }

@@ -8,21 +8,25 @@
  */
 import { CHAT_KEY, HOST_ID } from '../src/protocol'
 import { drop, load, save } from '../src/storage'
-import { ChatApi, type ChatEvent, type ChatMessage, keepSocket, type Starter } from './chat-api'
+import { ChatApi, type ChatEvent, type ChatMessage, keepSocket } from './chat-api'
 import { WIDGET_CSS } from './styles'
 
 type Sdk = (command: string, ...args: unknown[]) => unknown
+/** What the SDK tells the widget (`mylivechat('_widget')`). */
 interface WidgetContext {
   base: string
   siteKey: string
   nonce: string
-  who: { key?: string; anonymous_id?: string }
+  anonId: string
+  key?: string
+  token?: string
 }
-/** What `mlc:chat` keeps of the open chat. */
+/** What `mlc:chat` keeps of the open chat: its id, socket URL, the anonymous id it was opened with. */
 interface StoredChat {
   id?: string
   ws?: string
-  starters?: Starter[]
+  anon?: string
+  starters?: { prompt: string }[]
   status?: string
   rated?: boolean
 }
@@ -66,7 +70,8 @@ function start(): void {
   if (!found || !host || host.shadowRoot) return
   const sdk: Sdk = found
   const ctx = sdk('_widget') as WidgetContext
-  const api = new ChatApi(ctx.base, ctx.siteKey)
+  // Calls carry the anonymous id the chat was opened with, even after a later identify.
+  const api = () => new ChatApi(ctx.base, ctx.siteKey, chat.anon ?? ctx.anonId)
   const root = host.attachShadow({ mode: 'open' })
 
   const style = h('style', ctx.nonce ? { nonce: ctx.nonce } : {}, WIDGET_CSS)
@@ -81,7 +86,7 @@ function start(): void {
   const input = h('textarea', { name: 'text', rows: '1', 'aria-label': 'Message', placeholder: 'Type your message…', maxlength: '4000' })
   const sendBtn = h('button', { type: 'submit' }, 'Send')
   const composer = h('form', { class: 'composer' }, input, sendBtn)
-  const stars = h('div', { class: 'stars' })
+  const stars = h('div', { class: 'stars', role: 'radiogroup', 'aria-label': 'Rating from 1 to 5 stars' })
   const comment = h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)', placeholder: 'Anything to add? (optional)', maxlength: '2000' })
   const rateBtn = h('button', { type: 'submit', disabled: true }, 'Send rating')
   const rateError = h('p', { class: 'error', role: 'alert' })
@@ -92,6 +97,7 @@ function start(): void {
     'section',
     { class: 'panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'mlc-title' },
     h('header', {}, h('div', { class: 'titles' }, h('h2', { id: 'mlc-title' }, 'Chat with us'), statusLine), humanBtn, endBtn, minimize),
+    h('p', { class: 'intro' }, 'Hi! Ask us anything: our assistant answers right away, and a person takes over whenever you ask.'),
     log,
     starters,
     composer,
@@ -132,7 +138,7 @@ function start(): void {
 
   function setStatus(status: string): void {
     chat.status = status
-    persist()
+    if (chat.id) persist()
     statusLine.textContent = STATUS_TEXT[status] ?? status
     humanBtn.hidden = status !== 'bot'
     const closed = status === 'closed'
@@ -147,10 +153,9 @@ function start(): void {
     }
   }
 
-  function showStarters(list: Starter[] = []): void {
+  function showStarters(list: { prompt: string }[] = []): void {
     starters.replaceChildren(
-      ...(log.querySelector('.msg.visitor') ? [] : list).map((s) => {
-        const prompt = typeof s === 'string' ? s : s.prompt
+      ...(log.querySelector('.msg.visitor') ? [] : list).map(({ prompt }) => {
         const b = h('button', { type: 'button' }, prompt)
         b.addEventListener('click', () => send(prompt))
         return b
@@ -159,16 +164,18 @@ function start(): void {
   }
 
   function applyEvent(e: ChatEvent): void {
-    if (e.type === 'message' && e.message) addMessage(e.message)
-    else if (e.type === 'status' && e.status) setStatus(e.status)
+    if (e.type === 'message') addMessage(e.message)
+    else if (e.status) setStatus(e.status)
   }
 
+  /** Fetches every message after the last one shown (after a reconnect, or a restored chat). */
   async function sync(): Promise<void> {
-    if (!chat.id) return
-    const got = await api.messages(chat.id, lastId)
-    const list = Array.isArray(got) ? got : got.messages
-    for (const m of list) addMessage(m)
-    if (!Array.isArray(got) && got.status) setStatus(got.status)
+    for (let more = true; more && chat.id; ) {
+      const page = await api().messages(chat.id, lastId)
+      for (const m of page.messages) addMessage(m)
+      setStatus(page.status)
+      more = page.has_more && page.messages.length > 0
+    }
   }
 
   function listen(): void {
@@ -198,9 +205,10 @@ function start(): void {
           chat = {}
         }
       }
-      const who = (sdk('_widget') as WidgetContext).who
-      const opened = await api.open(who.key ? { visitor_key: who.key } : { anon_id: who.anonymous_id })
-      chat = { id: opened.session_id, ws: opened.ws_url, starters: opened.starters, status: opened.status ?? 'bot' }
+      const now = sdk('_widget') as WidgetContext
+      chat = { anon: now.anonId }
+      const opened = await api().open(now.key, now.token)
+      chat = { ...chat, id: opened.session_id, ws: opened.ws_url, starters: opened.starters, status: opened.status }
       persist()
       setStatus(chat.status as string)
       showStarters(chat.starters)
@@ -222,11 +230,11 @@ function start(): void {
     log.append(mine)
     scrollDown()
     try {
-      const res = await api.send(chat.id, text)
-      // The answer carries the stored message and the bot's reply; the socket may already have shown them.
-      for (const m of collectMessages(res)) addMessage(m)
-      const status = (res as { status?: string })?.status
-      if (status) setStatus(status)
+      const res = await api().send(chat.id, text)
+      // The answer carries the stored message and the bot's reply; the socket may have shown them already.
+      addMessage(res.message)
+      if (res.reply) addMessage(res.reply)
+      setStatus(res.status)
       mine.classList.remove('pending')
     } catch (err) {
       mine.classList.replace('pending', 'failed')
@@ -246,10 +254,18 @@ function start(): void {
   }
 
   for (let n = 1; n <= 5; n++) {
-    const b = h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': `${n} star${n > 1 ? 's' : ''}`, 'data-rating': String(n) }, '★')
+    const b = h(
+      'button',
+      { type: 'button', role: 'radio', 'aria-checked': 'false', 'aria-label': `${n} star${n > 1 ? 's' : ''}`, 'data-rating': String(n) },
+      '★',
+    )
     b.addEventListener('click', () => {
       chosen = n
-      for (const s of Array.from(stars.children)) s.setAttribute('aria-pressed', String(Number(s.getAttribute('data-rating')) <= n))
+      for (const s of Array.from(stars.children)) {
+        const r = Number(s.getAttribute('data-rating'))
+        s.setAttribute('aria-checked', String(r === n))
+        s.classList.toggle('lit', r <= n)
+      }
       rateBtn.disabled = false
     })
     stars.append(b)
@@ -282,9 +298,8 @@ function start(): void {
     await ensureSession()
     if (!chat.id) return
     try {
-      const res = await api.handoff(chat.id, 'visitor_requested')
-      for (const m of collectMessages(res)) addMessage(m)
-      setStatus((res as { status?: string })?.status ?? 'waiting_human')
+      setStatus((await api().handoff(chat.id)).status)
+      await sync()
     } catch (err) {
       note(`Could not reach a human: ${(err as Error).message}`)
     }
@@ -292,8 +307,7 @@ function start(): void {
   endBtn.addEventListener('click', async () => {
     if (!chat.id) return
     try {
-      await api.close(chat.id)
-      setStatus('closed')
+      setStatus((await api().close(chat.id)).status)
     } catch (err) {
       note(`Could not end the chat: ${(err as Error).message}`)
     }
@@ -304,7 +318,7 @@ function start(): void {
     rateBtn.disabled = true
     rateError.textContent = ''
     try {
-      await api.feedback(chat.id, chosen, comment.value.trim() || undefined)
+      await api().feedback(chat.id, chosen, comment.value.trim() || undefined)
       chat.rated = true
     } catch (err) {
       // 409: already rated (another tab); anything else can be tried again.
@@ -333,7 +347,10 @@ function start(): void {
     log.replaceChildren()
     starters.replaceChildren()
     comment.value = ''
-    for (const s of Array.from(stars.children)) s.setAttribute('aria-pressed', 'false')
+    for (const s of Array.from(stars.children)) {
+      s.setAttribute('aria-checked', 'false')
+      s.classList.remove('lit')
+    }
     rateBtn.disabled = true
     setStatus('bot')
     if (reopen) ensureSession().then(() => input.focus())
@@ -344,24 +361,6 @@ function start(): void {
   // A chat left open on the previous page keeps receiving messages.
   if (chat.id) ensureSession()
   render()
-}
-
-/** Messages in an API answer, whatever its shape: a message, a list, or `{ message, reply, messages }`. */
-function collectMessages(res: unknown): ChatMessage[] {
-  if (!res || typeof res !== 'object') return []
-  if (Array.isArray(res)) return res.filter(isMessage)
-  const r = res as Record<string, unknown>
-  if (isMessage(r)) return [r]
-  const out: ChatMessage[] = []
-  for (const v of Object.values(r)) {
-    if (isMessage(v)) out.push(v)
-    else if (Array.isArray(v)) out.push(...v.filter(isMessage))
-  }
-  return out.sort((a, b) => a.id - b.id)
-}
-
-function isMessage(v: unknown): v is ChatMessage {
-  return !!v && typeof v === 'object' && typeof (v as ChatMessage).id === 'number' && typeof (v as ChatMessage).role === 'string'
 }
 
 start()

@@ -18,6 +18,8 @@ header h2 { font-size: 16px; margin: 0; }
 header p { margin: 0; font-size: 13px; opacity: .9; }
 header button { background: rgba(255,255,255,.16); border: 0; color: #fff; border-radius: 8px; padding: 6px 9px; font-size: 13px; }
 header button[hidden] { display: none; }
+.intro { margin: 0; padding: 12px 12px 0; background: #f9fafb; color: #374151; font-size: 14px; }
+.panel:has(.log li) .intro { display: none; }
 .log { flex: 1; overflow-y: auto; margin: 0; padding: 12px; list-style: none; display: flex; flex-direction: column; gap: 8px; background: #f9fafb; }
 .msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .msg .who { display: block; font-size: 11px; font-weight: 600; opacity: .7; margin-bottom: 2px; }
@@ -39,7 +41,7 @@ form button[disabled] { opacity: .5; cursor: default; }
 .rating fieldset { border: 0; margin: 0; padding: 0; display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
 .rating legend { font-weight: 600; margin-bottom: 6px; padding: 0; }
 .rating .stars button { border: 1px solid #d1d5db; background: #fff; border-radius: 8px; min-width: 40px; height: 40px; font-size: 18px; }
-.rating .stars button[aria-pressed="true"] { background: #fde68a; border-color: #f59e0b; }
+.rating .stars button.lit { background: #fde68a; border-color: #f59e0b; }
 .rating textarea { border: 1px solid #d1d5db; border-radius: 10px; padding: 8px 10px; min-height: 60px; resize: vertical; }
 .rating button[type=submit] { height: 40px; }
 .thanks { padding: 14px; border-top: 1px solid #e5e7eb; background: #fff; text-align: center; }
@@ -49,6 +51,9 @@ form button[disabled] { opacity: .5; cursor: default; }
 @media (max-width: 480px) {
   .panel { right: 0; bottom: 0; width: 100vw; max-width: 100vw; height: 100%; max-height: 100%; border-radius: 0; }
   :host([data-open="true"]) .launcher { display: none; }
-  header button.minimize { font-size: 15px; }
+  header { flex-wrap: wrap; }
+  header .titles { order: 1; flex: 1 1 calc(100% - 52px); }
+  header .minimize { order: 2; font-size: 15px; }
+  header .human, header .end { order: 3; }
 }
 `

@@ -72,7 +72,7 @@ export function startPageServer() {
  */
 export function snippetPage(api: string, opts: { before?: string; head?: string; nonce?: string; body?: string } = {}): string {
   const n = opts.nonce ? ` nonce="${opts.nonce}"` : ''
-  return `<!doctype html><html><head><meta charset="utf-8"><title>test page</title>
+  return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>test page</title>
 ${opts.head ?? ''}
 <script${n}>
 window.mylivechat = window.mylivechat || function () { (window.mylivechat.q = window.mylivechat.q || []).push(arguments) }

@@ -4,9 +4,11 @@
  * a header it reads must be exposed to scripts, and the paths it calls or loads must be served.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { PATHS, RETRY_AFTER_HEADER, SDK_FILE, SENT_HEADERS, WIDGET_FILE } from '../../sdk/src/protocol'
+import { PATHS, RETRY_AFTER_HEADER, SDK_FILE, SENT_HEADERS, SITE_KEY_HEADER, WIDGET_FILE } from '../../sdk/src/protocol'
 import { PUBLISHABLE_ROUTES } from '../../src/http/auth'
 import { CORS_HEADERS, PREFLIGHT_HEADERS, RATE_LIMIT_HEADERS } from '../../src/http/headers'
+import { WS_PATHS } from '../../src/http/websocket'
+import { SITE_KEY_HEADER as SERVER_SITE_KEY_HEADER } from '../../src/modules/widget/model'
 import { createTestApp } from '../helpers'
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim().toLowerCase())
@@ -29,6 +31,17 @@ describe('SDK and server agree', () => {
     const allowed = list(res.headers.get('access-control-allow-headers') ?? '')
     for (const h of Object.values(SENT_HEADERS)) expect(allowed).toContain(h.toLowerCase())
     expect(list(res.headers.get('access-control-allow-methods') ?? '')).toContain('post')
+  })
+
+  test('the widget names the site with the header the server reads, and the preflight allows it', () => {
+    expect(SITE_KEY_HEADER.toLowerCase()).toBe(SERVER_SITE_KEY_HEADER.toLowerCase())
+    expect(list(PREFLIGHT_HEADERS['access-control-allow-headers'])).toContain(SITE_KEY_HEADER.toLowerCase())
+  })
+
+  test('the widget’s session endpoints and WebSocket are where the server serves them', async () => {
+    expect(WS_PATHS.has(PATHS.widgetWs)).toBe(true)
+    const res = await t.request('POST', PATHS.widgetSessions, { token: null, headers: { [SITE_KEY_HEADER]: 'pk_unknown' }, body: { anon_id: 'a1' } })
+    expect(res.status).toBe(401) // routed to the widget guard, which refuses the unknown key
   })
 
   test('Retry-After, which the SDK reads on a 429, is a rate-limit header exposed to browsers', () => {
