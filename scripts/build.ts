@@ -2,13 +2,19 @@
  * `npm run build`: compiles the single executable `dist/mlc` (linux x64, or the host's platform)
  * with `bun build --compile`. `--all` also cross-compiles `dist/mlc-linux-arm64`.
  * Version, commit and build date are baked in through --define.
+ * `--commit SHA` names the commit where git is absent (Docker builds); `--outdir DIR` writes
+ * elsewhere than dist/ (tests).
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import pkg from '../package.json'
 import { buildSdk, sizeReport } from './build-sdk'
 
-const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || 'unknown'
+const { values: opts } = parseArgs({ options: { all: { type: 'boolean' }, commit: { type: 'string' }, outdir: { type: 'string' } }, strict: true })
+const outdir = opts.outdir ?? 'dist'
+const commit = opts.commit || (spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout ?? '').trim() || 'unknown'
 const defines = {
   MLC_BUILD_VERSION: pkg.version,
   MLC_BUILD_COMMIT: commit,
@@ -22,12 +28,13 @@ export const EXTRA_ENTRYPOINTS: string[] = [
   'src/webhooks/worker.ts',
 ]
 
-const targets: [string, string | null][] = [['dist/mlc', null]]
-if (process.argv.includes('--all')) targets.push(['dist/mlc-linux-arm64', 'bun-linux-arm64'])
+const targets: [string, string | null][] = [[join(outdir, 'mlc'), null]]
+// Bun fetches the arm64 runtime (@oven/bun-linux-aarch64) from the npm registry on first use and caches it.
+if (opts.all) targets.push([join(outdir, 'mlc-linux-arm64'), 'bun-linux-arm64'])
 
 // The SDK and widget are embedded in the binary, so they are built (and size-checked) first.
 console.log(sizeReport(await buildSdk()))
-mkdirSync('dist', { recursive: true })
+mkdirSync(outdir, { recursive: true })
 for (const [outfile, target] of targets) {
   const args = ['build', '--compile', '--minify', ...defineArgs, 'src/main.ts', ...EXTRA_ENTRYPOINTS, '--outfile', outfile]
   if (target) args.splice(2, 0, `--target=${target}`)

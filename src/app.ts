@@ -19,6 +19,7 @@ import { RouteTable } from './http/route-table'
 import { createWebSocketGateway } from './http/websocket'
 import type { Logger } from './log'
 import { redactUrl } from './log'
+import { createPlatformMetrics, type PlatformMetrics, registerWebhookGauges, ResourceClassifier } from './metrics/platform'
 import { assetsModule } from './modules/assets'
 import { chatSettingsModule } from './modules/chat-settings'
 import { conversationStartersModule } from './modules/conversation-starters'
@@ -26,6 +27,7 @@ import { feedbackModule } from './modules/feedback'
 import { handoffsModule } from './modules/handoffs'
 import { kbArticlesModule } from './modules/kb-articles'
 import { messagesModule } from './modules/messages'
+import { type Lifecycle, metricsModule, readyzModule } from './modules/ops'
 import { segmentsModule } from './modules/segments'
 import { sessionsModule } from './modules/sessions'
 import { siteSettingsModule } from './modules/site-settings'
@@ -42,6 +44,7 @@ import { whoamiModule } from './modules/whoami'
 import { widgetModule } from './modules/widget'
 import { newRequestId } from './random'
 import { TokenBuckets } from './ratelimit/token-bucket'
+import { COMMIT } from './version'
 import { createIdleDispatcher, type WebhookDispatcher } from './webhooks/dispatcher'
 
 export interface AppDeps {
@@ -51,6 +54,8 @@ export interface AppDeps {
   logger: Logger
   /** The webhook worker's handle (the server starts one); without it events wait in the outbox. */
   webhooks?: WebhookDispatcher
+  /** The metrics registry (the server creates it first so the webhook worker can count into it). */
+  metrics?: PlatformMetrics
 }
 
 /** Public base URL: the configured one, else derived from host and port. */
@@ -78,9 +83,12 @@ export function createApp(deps: AppDeps) {
     onPrincipal: (req, p) => principals.set(req, p),
   })
   const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
+  const metrics = deps.metrics ?? createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
+  registerWebhookGauges(metrics, () => webhooks.status())
+  const lifecycle: Lifecycle = { draining: false }
   const clientIp = (req: Request) => clientIps.get(req) ?? 'unknown'
-  const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake() })
-  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks, chat, clientIp }
+  const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics })
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks, metrics, chat, clientIp }
   const realtime = createWebSocketGateway({ config, store, clock, buckets, chat, authenticator })
   const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })
 
@@ -93,6 +101,8 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia({ aot: true })
     .use(createPlatformPlugin({ logger, routes }))
     .use(healthModule())
+    .use(readyzModule({ store, clock, logger, webhooks, lifecycle }))
+    .use(metricsModule({ config, metrics }))
     .use(openapiModule(publicUrlOf(config)))
     .use(legacyFallbackModule(() => routes().resources))
     .use(whoamiModule(moduleDeps))
@@ -115,6 +125,8 @@ export function createApp(deps: AppDeps) {
     .use(chatSettingsModule(moduleDeps))
     .use(widgetModule(moduleDeps))
 
+  const classifier = new ResourceClassifier(() => app.routes)
+
   /** Handles one request. `ip` is the client address as the server saw it. */
   async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {
     const started = performance.now()
@@ -130,6 +142,11 @@ export function createApp(deps: AppDeps) {
     }
     clientIps.set(req, ip)
     const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
+    const resource = classifier.classify(req.url)
+    const status = response.status
+    metrics.requests.inc([resource, status])
+    metrics.latency.observe([resource], (performance.now() - started) / 1000)
+    if (status === 429) metrics.rateLimited.inc([resource])
     if (logger.enabled('info')) {
       url ??= new URL(request.url)
       logger.info('request', {
@@ -145,6 +162,6 @@ export function createApp(deps: AppDeps) {
     return response
   }
 
-  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks, dashboard, chat, realtime }
+  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks, metrics, lifecycle, dashboard, chat, realtime }
 }
 export type App = ReturnType<typeof createApp>

@@ -87,6 +87,20 @@ export const OPTIONS = {
     min: 1,
     help: 'webhooks: deliveries in flight at once to one subscription (one slow endpoint cannot starve others)',
   },
+  metrics: { env: 'MLC_METRICS', kind: 'bool', default: '0', help: 'serve GET /metrics (Prometheus text) without auth' },
+  metricsToken: {
+    env: 'MLC_METRICS_TOKEN',
+    kind: 'string',
+    default: '',
+    help: 'serve GET /metrics to "Authorization: Bearer <this value>" only (turns metrics on)',
+  },
+  shutdownTimeoutMs: {
+    env: 'MLC_SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    default: '8000',
+    min: 0,
+    help: 'on SIGTERM, how long requests in flight may finish before their connections are closed',
+  },
   dashboardSessionTtl: {
     env: 'MLC_DASHBOARD_SESSION_TTL',
     kind: 'int',
@@ -213,9 +227,12 @@ export function configFlagNames(): string[] {
     .filter((f): f is string => Boolean(f))
 }
 
-/** Help lines: flag, env var, default, description. */
+/** Help lines: flag, env var, default, description (the layout of `helpLine` in cli/args.ts). */
 export function configHelp(): string {
   return (Object.values(OPTIONS) as OptionSpec[])
-    .map((s) => `  ${(s.flag ? `--${s.flag}` : '').padEnd(14)} ${s.env.padEnd(30)} default ${JSON.stringify(s.default).padEnd(12)} ${s.help}`)
+    .map((s) => {
+      const flag = s.flag ? `--${s.flag} ${s.kind === 'int' ? 'N' : 'VALUE'}` : ''
+      return `  ${flag.padEnd(24)}  ${s.env.padEnd(31)}  default ${JSON.stringify(s.default).padEnd(12)}  ${s.help}`
+    })
     .join('\n')
 }

@@ -1,9 +1,13 @@
 #!/usr/bin/env bun
 /** CLI entry: argv -> command. `serve` is the default. */
 import { isUsageError, UsageError } from './cli/args'
+import { BACKUP_HELP, backupCommand, RESTORE_HELP, restoreCommand } from './cli/backup'
+import { HEALTHCHECK_HELP, healthcheckCommand } from './cli/healthcheck'
 import { SERVE_HELP, serveCommand } from './cli/serve'
 import { SITE_HELP, siteCommand } from './cli/site'
 import { TOKEN_HELP, tokenCommand } from './cli/token'
+import { BackupError } from './db/backup'
+import { DataDirLockedError } from './db/lock'
 import { SchemaTooNewError } from './db/migrate'
 import { ApiError } from './errors'
 import { BUILD_DATE, COMMIT, VERSION } from './version'
@@ -11,16 +15,25 @@ import { BUILD_DATE, COMMIT, VERSION } from './version'
 const HELP = `mlc ${VERSION}: the MyLiveChat developer platform, self-hosted.
 
 Commands:
-  serve      run the server (default)
-  site       create, update, list sites
-  token      create, list, revoke, rotate API tokens
-  version    print version, commit and build date
+  serve        run the server (default)
+  site         create, update, list sites
+  token        create, list, revoke, rotate API tokens
+  backup       write a consistent copy of the database to a file (safe while serving)
+  restore      replace the database with a backup (refuses while a server runs)
+  healthcheck  exit 0 when the local server answers /healthz
+  version      print version, commit and build date
 
 ${SERVE_HELP}
 
 ${SITE_HELP}
 
-${TOKEN_HELP}`
+${TOKEN_HELP}
+
+${BACKUP_HELP}
+
+${RESTORE_HELP}
+
+${HEALTHCHECK_HELP}`
 
 async function main(argv: string[]): Promise<void> {
   const env = process.env
@@ -33,6 +46,16 @@ async function main(argv: string[]): Promise<void> {
     case '-h':
     case 'help':
       console.log(HELP)
+      return
+    case 'backup':
+      if (wantsHelp) return void console.log(BACKUP_HELP)
+      return backupCommand(rest, env)
+    case 'restore':
+      if (wantsHelp) return void console.log(RESTORE_HELP)
+      return restoreCommand(rest, env)
+    case 'healthcheck':
+      if (wantsHelp) return void console.log(HEALTHCHECK_HELP)
+      process.exitCode = await healthcheckCommand(rest, env)
       return
     case 'version':
     case '--version':
@@ -62,7 +85,7 @@ main(process.argv.slice(2)).catch((err) => {
     console.error(`mlc: ${err.message}`)
     process.exit(err.status === 404 ? 1 : 2)
   }
-  if (err instanceof SchemaTooNewError) {
+  if (err instanceof SchemaTooNewError || err instanceof BackupError || err instanceof DataDirLockedError) {
     console.error(`mlc: ${err.message}`)
     process.exit(1)
   }

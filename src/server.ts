@@ -8,11 +8,14 @@ import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
+import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
 import { type SocketData, WS_PATHS } from './http/websocket'
 import { createLogger, type Logger } from './log'
+import { createPlatformMetrics } from './metrics/platform'
 import { ensureFirstSite } from './modules/sites/service'
+import { COMMIT } from './version'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
 
 export interface RunningServer {
@@ -28,13 +31,24 @@ export interface RunningServer {
 export async function startServer(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock
   const logger = opts.logger ?? createLogger({ level: config.logLevel as never, format: config.logFormat })
-  const store = openStore(config.dataDir)
+  // One server per data dir: a second one (or a restore) is refused while this one runs.
+  const lock = lockDataDir(config.dataDir, 'cannot serve')
+  let store: ReturnType<typeof openStore>
+  try {
+    store = openStore(config.dataDir)
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+  const applied = store.migrationsApplied
+  if (applied.length) logger.info(applied[0] === 1 ? 'created database schema' : 'upgraded database schema', { applied })
   const firstSite = ensureFirstSite(store, clock)
   if (firstSite) logger.info('created site 1 on first start', { site_id: firstSite.id, publishable_key: firstSite.publishable_key })
 
+  const metrics = createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
   // Webhook delivery runs in its own thread with its own connection to the same file.
   const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger })
-  const app = createApp({ config, store, clock, logger, webhooks })
+  const app = createApp({ config, store, clock, logger, metrics, webhooks })
   app.buckets.restore(store.rateBuckets.loadAll())
 
   const flush = () => {
@@ -94,20 +108,28 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   let stopping: Promise<void> | null = null
   const stop = () => {
     stopping ??= (async () => {
+      const started = performance.now()
       logger.info('shutting down')
+      app.lifecycle.draining = true
       clearInterval(flushTimer)
       clearInterval(epochTimer)
       clearInterval(sweepTimer)
       app.realtime.closeAll()
-      // Finish requests in flight; connections still open after 8 s are closed so exit stays under 10 s.
-      const forced = setTimeout(() => server.stop(true), 8000)
+      // Stop accepting and finish requests in flight; connections still busy after the grace
+      // period (8 s by default) are closed, so the whole stop stays under 10 s.
+      const forced = setTimeout(() => server.stop(true), config.shutdownTimeoutMs)
       await server.stop(false)
       clearTimeout(forced)
       // The worker finishes its attempts or hands its claimed deliveries back to the queue.
-      await app.webhooks.stop()
+      try {
+        await app.webhooks.stop()
+      } catch (err) {
+        logger.error('webhook worker did not stop cleanly; its leases expire and are claimed again', { error: String(err) })
+      }
       flush()
       store.close()
-      logger.info('stopped')
+      lock.release()
+      logger.info('stopped', { duration_ms: Math.round(performance.now() - started) })
     })()
     return stopping
   }

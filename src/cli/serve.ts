@@ -13,8 +13,19 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
   const config = loadConfig(values as Record<string, string>, env)
   const server = await startServer(config)
   const onSignal = async () => {
+    // Whatever happens during the graceful stop, the process is gone 10 s after the signal. The
+    // timer also keeps the process alive while the stop awaits things that do not (the webhook
+    // worker thread is unref'd): without it the process could end halfway, before the flush.
+    const deadline = setTimeout(() => {
+      console.error('mlc: graceful shutdown took over 10 s; exiting now')
+      process.exit(1)
+    }, 10_000)
     await server.stop()
-    process.exit(0)
+    clearTimeout(deadline)
+    // Exit by running out of work, so buffered log lines ("stopped") still reach a piped stdout
+    // (journald, docker logs); process.exit() would drop them. Anything left holding the loop
+    // open gets one more second.
+    setTimeout(() => process.exit(0), 1000).unref()
   }
   process.once('SIGTERM', onSignal)
   process.once('SIGINT', onSignal)

@@ -3,24 +3,25 @@ import { systemClock } from '../clock'
 import { loadConfig } from '../config'
 import { openStore } from '../db/store'
 import { createSite, presentSite, updateSite } from '../modules/sites/service'
-import { type FlagSpec, parseFlags, positiveInt, required, UsageError } from './args'
+import { type FlagSpec, flagsHelp, parseFlags, positiveInt, required, UsageError } from './args'
 import { emit, table } from './output'
 import { applyIdentityFlags } from './site-identity'
 
-const FLAGS: FlagSpec = {
-  name: { type: 'string' },
-  plan: { type: 'string' },
-  'rate-limit': { type: 'string' },
-  json: { type: 'boolean' },
-  'identity-required': { type: 'string' },
-  'rotate-identity-secret': { type: 'boolean' },
-  'data-dir': { type: 'string' },
+export const SITE_FLAGS: FlagSpec = {
+  name: { type: 'string', value: 'NAME', help: 'site name (required for create)' },
+  plan: { type: 'string', value: 'PLAN', default: 'free', help: 'free | starter | growth: sets the rate limit' },
+  'rate-limit': { type: 'string', value: 'N', default: "the plan's", help: "requests per minute per token; 'default' returns to the plan's" },
+  json: { type: 'boolean', help: 'print JSON instead of text' },
+  'identity-required': { type: 'string', value: 'on|off', help: 'publishable-key callers must prove visitor keys with an identity JWT' },
+  'rotate-identity-secret': { type: 'boolean', help: 'create a new identity secret (printed once)' },
+  'data-dir': { type: 'string', value: 'DIR' },
 }
+const FLAGS = SITE_FLAGS
 
 export const SITE_HELP = `mlc site create --name NAME [--plan free|starter|growth] [--rate-limit N] [--json]
 mlc site update ID [--name NAME] [--plan P] [--rate-limit N|default] [--identity-required on|off] [--rotate-identity-secret] [--json]
 mlc site list [--json]
-  --data-dir / MLC_DATA_DIR (default ./data) selects the data folder.`
+${flagsHelp(SITE_FLAGS)}`
 
 /** Runs a site subcommand. */
 export function siteCommand(argv: string[], env: Record<string, string | undefined>): void {

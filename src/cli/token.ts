@@ -3,22 +3,24 @@ import { systemClock } from '../clock'
 import { loadConfig } from '../config'
 import { openStore } from '../db/store'
 import { createToken, listTokens, revokeToken, rotateToken } from '../modules/tokens/service'
-import { type FlagSpec, parseFlags, positiveInt, required, UsageError } from './args'
+import { type FlagSpec, flagsHelp, parseFlags, positiveInt, required, UsageError } from './args'
 import { emit, table } from './output'
 
-const FLAGS: FlagSpec = {
-  site: { type: 'string' },
-  scopes: { type: 'string' },
-  name: { type: 'string' },
-  json: { type: 'boolean' },
-  'data-dir': { type: 'string' },
+export const TOKEN_FLAGS: FlagSpec = {
+  site: { type: 'string', value: 'ID', help: 'site the token belongs to (required for create, list)' },
+  scopes: { type: 'string', value: 'SCOPES', help: 'read | read,write (required for create)' },
+  name: { type: 'string', value: 'NAME', default: '"API token"', help: 'a label for the token' },
+  json: { type: 'boolean', help: 'print JSON instead of text' },
+  'data-dir': { type: 'string', value: 'DIR' },
 }
+const FLAGS = TOKEN_FLAGS
 
 export const TOKEN_HELP = `mlc token create --site ID --scopes read|read,write [--name NAME] [--json]
 mlc token list --site ID [--json]
 mlc token revoke ID
 mlc token rotate ID [--json]
-  The raw token is printed once (create, rotate); only its SHA-256 is stored.`
+  The raw token is printed once (create, rotate); only its SHA-256 is stored.
+${flagsHelp(TOKEN_FLAGS)}`
 
 /** Runs a token subcommand. */
 export function tokenCommand(argv: string[], env: Record<string, string | undefined>): void {

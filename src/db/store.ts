@@ -6,6 +6,7 @@ import type { Database } from 'bun:sqlite'
 import { createAdminRepo } from './admins'
 import { createChatRepo } from './chat'
 import { createStarterRepo } from './conversation-starters'
+import { createHealthRepo } from './health'
 import { createMetaRepo } from './meta'
 import { migrate } from './migrate'
 import { databasePath, openDatabase } from './open'
@@ -16,9 +17,9 @@ import { createSiteRepo } from './sites'
 import { createKbRepo } from './kb'
 import { createTagRepo } from './tags'
 import { createTokenRepo } from './tokens'
-import { createWebhookRepo } from './webhooks'
 import { createVisitorEventRepo } from './visitor-events'
 import { createVisitorRepo } from './visitors'
+import { createWebhookRepo } from './webhooks'
 
 /** Builds every repository over an open, migrated database. */
 export function createStore(db: Database) {
@@ -29,8 +30,9 @@ export function createStore(db: Database) {
     tokens: createTokenRepo(db),
     tags: createTagRepo(db),
     rateBuckets: createRateBucketRepo(db),
-    admins: createAdminRepo(db),
+    health: createHealthRepo(db),
     webhooks: createWebhookRepo(db),
+    admins: createAdminRepo(db),
     visitors: createVisitorRepo(db),
     visitorEvents: createVisitorEventRepo(db),
     segments: createSegmentRepo(db),
@@ -51,8 +53,8 @@ export function createStore(db: Database) {
 export type Store = ReturnType<typeof createStore>
 
 /** Opens the data dir's database, migrates it and returns the store. */
-export function openStore(dataDir: string): Store {
+export function openStore(dataDir: string): Store & { migrationsApplied: number[] } {
   const db = openDatabase(databasePath(dataDir))
-  migrate(db)
-  return createStore(db)
+  const migrationsApplied = migrate(db)
+  return Object.assign(createStore(db), { migrationsApplied })
 }

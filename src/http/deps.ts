@@ -4,6 +4,7 @@ import type { Clock } from '../clock'
 import type { Config } from '../config'
 import type { Store } from '../db/store'
 import type { Logger } from '../log'
+import type { PlatformMetrics } from '../metrics/platform'
 import type { UsageCounter } from '../modules/tokens/usage-counter'
 import type { TokenBuckets } from '../ratelimit/token-bucket'
 import type { WebhookDispatcher } from '../webhooks/dispatcher'
@@ -19,6 +20,8 @@ export interface ModuleDeps {
   usage: UsageCounter
   /** Webhook delivery: call `webhooks.wake()` after a commit that enqueued events. */
   webhooks: WebhookDispatcher
+  /** Metrics: count with `metrics.botReplies.inc([provider, outcome])` etc.; see src/metrics/platform.ts. */
+  metrics: PlatformMetrics
   /** The chat engine's context (store, bot provider, realtime hub, webhook wake-up); see src/chat/. */
   chat: ChatContext
   /** The client address of a request, as the server front saw it (for per-IP limits). */

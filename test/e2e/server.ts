@@ -7,6 +7,8 @@ export interface ServerProcess {
   port: number
   proc: Subprocess
   output: () => string
+  /** Resolves once the process's stdout and stderr are read to the end. */
+  drained: Promise<unknown>
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
@@ -33,8 +35,7 @@ export async function startServerProcess(dataDir: string, opts: { cmd?: string[]
   const drain = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s) out += new TextDecoder().decode(chunk)
   }
-  drain(proc.stdout as ReadableStream<Uint8Array>)
-  drain(proc.stderr as ReadableStream<Uint8Array>)
+  const drained = Promise.all([drain(proc.stdout as ReadableStream<Uint8Array>), drain(proc.stderr as ReadableStream<Uint8Array>)])
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
   for (;;) {
@@ -50,9 +51,12 @@ export async function startServerProcess(dataDir: string, opts: { cmd?: string[]
     port,
     proc,
     output: () => out,
+    drained,
     async stop(signal = 'SIGTERM') {
       proc.kill(signal)
-      return await proc.exited
+      const code = await proc.exited
+      await drained
+      return code
     },
   }
 }

@@ -1,0 +1,29 @@
+/**
+ * Storage checks for /readyz. The probe is a real write (one meta row, rewritten each time), so
+ * a full disk, a read-only mount or a lock held elsewhere all show up; it waits at most
+ * `timeoutMs` for a lock instead of the connection's usual 5 s, so a probe answers quickly.
+ */
+import type { Database } from 'bun:sqlite'
+
+/** Builds the probe over an open database. */
+export function createHealthRepo(db: Database) {
+  const write = db.query<never, [string]>("INSERT INTO meta (key, value) VALUES ('ready_probe_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+  const timeout = db.query<{ timeout: number }, []>('PRAGMA busy_timeout')
+  return {
+    /** Null when a write committed; otherwise the SQLite error code (SQLITE_FULL, SQLITE_BUSY ...). */
+    probeWrite(nowMs: number, timeoutMs = 250): string | null {
+      // bun:sqlite is synchronous, so lowering the timeout for this one statement affects no one else.
+      const usual = timeout.get()?.timeout ?? 5000
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(timeoutMs))}`)
+      try {
+        write.run(String(nowMs))
+        return null
+      } catch (err) {
+        return String((err as { code?: unknown }).code ?? (err as Error).message)
+      } finally {
+        db.exec(`PRAGMA busy_timeout = ${usual}`)
+      }
+    },
+  }
+}
+export type HealthRepo = ReturnType<typeof createHealthRepo>

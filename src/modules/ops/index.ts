@@ -1,0 +1,101 @@
+/**
+ * Operations endpoints: `/readyz` (may this instance take traffic?) and `/metrics` (Prometheus).
+ * Neither needs an API token: /readyz tells nothing secret, and /metrics is off unless enabled,
+ * then guarded by its own bearer token when one is configured.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import { Elysia, t } from 'elysia'
+import type { Clock } from '../../clock'
+import type { Config } from '../../config'
+import type { Store } from '../../db/store'
+import { UnauthorizedError, UnavailableError } from '../../errors'
+import { Envelope, ok, responses } from '../../http/envelope'
+import type { Logger } from '../../log'
+import type { PlatformMetrics } from '../../metrics/platform'
+import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/registry'
+import type { WebhookDispatcher } from '../../webhooks/dispatcher'
+
+/** Whether the server is draining for shutdown; set by the server, read by /readyz. */
+export interface Lifecycle {
+  draining: boolean
+}
+
+const Readiness = t.Object({
+  status: t.Literal('ready'),
+  database: t.Object({ writable: t.Boolean() }),
+  worker: t.Object({
+    alive: t.Boolean(),
+    queue_depth: t.Integer({ description: 'Unfinished webhook deliveries (pending or retrying).' }),
+    due: t.Integer({ description: 'Unfinished deliveries whose next attempt is due now.' }),
+    in_flight: t.Integer(),
+    oldest_pending_age_ms: t.Union([t.Integer(), t.Null()], { description: 'Age of the oldest unfinished delivery.' }),
+    oldest_due_lag_ms: t.Union([t.Integer(), t.Null()], { description: 'How late the most overdue attempt is.' }),
+  }),
+})
+
+/** `GET /readyz`: 200 when the database takes writes and the webhook worker runs, else 503 naming why. */
+export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger; webhooks: WebhookDispatcher; lifecycle: Lifecycle }) {
+  return new Elysia().get(
+    '/readyz',
+    ({ set }) => {
+      const problems: string[] = []
+      if (deps.lifecycle.draining) problems.push('shutting down')
+      const dbError = deps.store.health.probeWrite(deps.clock.now())
+      if (dbError) problems.push(`database not writable (${dbError})`)
+      let worker: ReturnType<WebhookDispatcher['status']> | null = null
+      try {
+        worker = deps.webhooks.status()
+        if (!worker.alive) problems.push('webhook worker not running')
+      } catch (err) {
+        problems.push(`webhook queue unreadable (${String((err as { code?: unknown }).code ?? (err as Error).message)})`)
+      }
+      if (problems.length || !worker) {
+        deps.logger.warn('not ready', { problems, worker })
+        throw new UnavailableError(`Not ready: ${problems.join('; ')}.`)
+      }
+      return ok(set, { status: 'ready' as const, database: { writable: true }, worker })
+    },
+    {
+      response: responses({ 200: Envelope(Readiness) }, [503]),
+      detail: {
+        tags: ['system'],
+        summary: 'Readiness',
+        description:
+          'Answers 200 when this instance can take traffic: the database accepts a write and the webhook worker runs. ' +
+          'Includes the delivery queue depth and the age of the oldest pending delivery. 503 `unavailable` otherwise, ' +
+          'and while shutting down.',
+      },
+    },
+  )
+}
+
+/** The bearer value of a request, or null. */
+function bearerOf(request: Request): string | null {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')
+  return m?.[1] ?? null
+}
+
+/** Constant-time comparison of two strings. */
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** `GET /metrics` in the Prometheus text format; registered only when MLC_METRICS or MLC_METRICS_TOKEN is set. */
+export function metricsModule(deps: { config: Config; metrics: PlatformMetrics }) {
+  const { config, metrics } = deps
+  const app = new Elysia()
+  if (!config.metrics && !config.metricsToken) return app
+  return app.get(
+    '/metrics',
+    ({ request }) => {
+      if (config.metricsToken) {
+        const given = bearerOf(request)
+        if (!given || !sameSecret(given, config.metricsToken)) throw new UnauthorizedError('GET /metrics needs "Authorization: Bearer <MLC_METRICS_TOKEN>".')
+      }
+      return new Response(metrics.registry.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } })
+    },
+    { detail: { hide: true } },
+  )
+}
