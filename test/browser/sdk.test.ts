@@ -79,6 +79,39 @@ describe('visitor SDK in Chromium', () => {
   )
 
   test(
+    'boot takes the product page’s form too: apiToken with apiUrl .../v1/api.ashx; bad calls only warn',
+    async () => {
+      const { context, page, errors } = await newPage(browser)
+      try {
+        const rec = recordApi(page, api.url)
+        const warnings: string[] = []
+        page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()))
+        await openSdkPage(page, '/seed-form', {
+          before: `mylivechat('boot', { apiToken: '${api.writeToken}', apiUrl: '${api.url}/v1/api.ashx', widget: false }); mylivechat('track', 'viewed_pricing', { tier: 'growth' })`,
+        })
+        await until(() => rec.to('/v1/track').length === 1, 3000, 'the track request')
+        await page.evaluate(() => {
+          const m = (window as any).mylivechat
+          m('boot', { siteKey: 'pk_other', apiUrl: 'http://127.0.0.1:1' }) // a second boot changes nothing
+          m('no_such_command')
+          m('track')
+          m('identify', 'not an object')
+          m('track', 'second')
+        })
+        await until(() => rec.to('/v1/track').length === 2, 3000, 'the second track')
+        expect(rec.all.every((r) => r.path.startsWith('/assets/') || r.path === '/v1/track')).toBe(true)
+        expect(warnings.filter((w) => w.startsWith('mylivechat:'))).toHaveLength(3)
+        expect(errors).toEqual([])
+        const anon = (await sdkState(page)).anon_id
+        await until(async () => (await visitor(`anon:${anon}`))?.event_count === 2, 3000, 'both events stored')
+      } finally {
+        await context.close()
+      }
+    },
+    T,
+  )
+
+  test(
     'three identify/update calls within 800 ms make one request with the merged attributes',
     async () => {
       const { context, page } = await newPage(browser)

@@ -42,6 +42,23 @@ describe('dist/mlc', () => {
     }
   })
 
+  test('serves the visitor SDK, the widget and /demo embedded in the binary (no sdk/dist beside it)', async () => {
+    const server = await startServerProcess(join(dir, 'data-assets'), { cmd: [bin, 'serve'], env: emptyEnv })
+    try {
+      for (const name of ['mlc-visitor-sdk.js', 'mlc-widget.js']) {
+        const res = await fetch(`${server.url}/assets/js/${name}`)
+        expect(res.status).toBe(200)
+        expect(res.headers.get('etag')).toMatch(/^"[0-9a-f]{16}(-gzip)?"$/)
+        expect(await res.text()).toBe(await Bun.file(join(ROOT, 'sdk/dist', name)).text())
+      }
+      const demo = await fetch(`${server.url}/demo`)
+      expect(demo.status).toBe(200)
+      expect(await demo.text()).toContain('/assets/js/mlc-visitor-sdk.js')
+    } finally {
+      await server.stop()
+    }
+  })
+
   test('delivers a signed webhook from its worker thread to a loopback receiver', async () => {
     const data = join(dir, 'data-webhooks')
     const received: { headers: Headers; body: string }[] = []
