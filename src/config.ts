@@ -122,8 +122,18 @@ export const OPTIONS = {
     min: 1,
     help: 'failed dashboard sign-ins allowed per client IP per minute',
   },
-  aiProvider: { env: 'MLC_AI_PROVIDER', kind: 'string', default: 'kb', help: 'chat bot: kb (embedded knowledge-base search, no network) | openai (any OpenAI-compatible endpoint)' },
-  aiBaseUrl: { env: 'MLC_AI_BASE_URL', kind: 'string', default: '', help: 'openai provider: base URL of the chat-completions API, e.g. https://host/v1 (required for openai)' },
+  aiProvider: {
+    env: 'MLC_AI_PROVIDER',
+    kind: 'string',
+    default: 'kb',
+    help: 'chat bot: kb (embedded knowledge-base search, no network) | openai (any OpenAI-compatible endpoint)',
+  },
+  aiBaseUrl: {
+    env: 'MLC_AI_BASE_URL',
+    kind: 'string',
+    default: '',
+    help: 'openai provider: base URL of the chat-completions API, e.g. https://host/v1 (required for openai)',
+  },
   aiApiKey: { env: 'MLC_AI_API_KEY', kind: 'string', default: '', help: 'openai provider: API key sent as a bearer token' },
   aiModel: { env: 'MLC_AI_MODEL', kind: 'string', default: 'gpt-4o-mini', help: 'openai provider: model name' },
   aiTimeoutMs: {
