@@ -47,7 +47,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
 
   const metrics = createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
   // Webhook delivery runs in its own thread with its own connection to the same file.
-  const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger })
+  const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger, metrics })
   const app = createApp({ config, store, clock, logger, metrics, webhooks })
   app.buckets.restore(store.rateBuckets.loadAll())
 
@@ -96,7 +96,13 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     },
   })
   const url = config.publicUrl || `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`
-  logger.info('listening', { url, data_dir: config.dataDir, openapi: `${publicUrlOf({ ...config, port: server.port ?? config.port })}/v1/openapi` })
+  logger.info('listening', {
+    url,
+    data_dir: config.dataDir,
+    openapi: `${publicUrlOf({ ...config, port: server.port ?? config.port })}/v1/openapi`,
+    // Time since the process started (loading the program, migrations, first-start setup).
+    startup_ms: Math.round(performance.now()),
+  })
   // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
   const setupToken = createSetupLink(store, clock)
   if (setupToken) {

@@ -68,6 +68,8 @@ export interface WorkerDispatcherOptions {
   store: Store
   clock: Clock
   logger: Logger
+  /** Counts attempts by result (the platform metrics' webhookDeliveries). */
+  metrics?: { webhookDeliveries: { inc(values: readonly string[]): void } }
 }
 
 /** The worker script: next to this file from source; an embedded entrypoint in the compiled binary. */
@@ -144,6 +146,10 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
         }
         case 'log':
           logger.log(msg.level, msg.msg, msg.fields)
+          return
+        case 'attempt':
+          opts.metrics?.webhookDeliveries.inc([msg.result])
+          logger.info('webhook attempt', { result: msg.result, ...msg.fields })
           return
         case 'stopped':
           onStopped?.()

@@ -53,4 +53,6 @@ export type FromWorker =
   | { type: 'attempted'; deliveryId: string; attempt: AttemptSummary }
   | { type: 'pong' }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
+  /** Every recorded attempt: one log line and one count in mlc_webhook_deliveries_total{result}. */
+  | { type: 'attempt'; result: 'success' | 'failure' | 'dead'; fields: Record<string, unknown> }
   | { type: 'stopped'; handedBack: number }

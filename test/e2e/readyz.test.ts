@@ -62,6 +62,47 @@ describe('a running server', () => {
     }
   }, 30_000)
 
+  test('every webhook attempt: one log line and one count by result', async () => {
+    const dir = join(root, 'hooks')
+    let answer = 500
+    const rx = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('x', { status: answer }) })
+    const env = { ...process.env, MLC_METRICS: '1', MLC_WEBHOOK_ALLOW_PRIVATE: '1' } as Record<string, string>
+    const server = await startServerProcess(dir, { env })
+    try {
+      const { token } = JSON.parse((await runCli(['token', 'create', '--site', '1', '--scopes', 'read,write', '--json'], { MLC_DATA_DIR: dir })).stdout)
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+      const sub = (await (
+        await fetch(`${server.url}/v1/webhook_subscriptions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ url: `http://127.0.0.1:${rx.port}/in`, events: ['*'] }),
+        })
+      ).json()) as any
+      const test = async () => (await fetch(`${server.url}/v1/webhook_subscriptions/${sub.data.id}?action=test`, { method: 'POST', headers })).json() as any
+      expect((await test()).data.attempt.status_code).toBe(500)
+      answer = 200
+      expect((await test()).data.attempt.status_code).toBe(200)
+      const metrics = await (await fetch(`${server.url}/metrics`)).text()
+      expect(metrics).toContain('mlc_webhook_deliveries_total{result="failure"} 1')
+      expect(metrics).toContain('mlc_webhook_deliveries_total{result="success"} 1')
+    } finally {
+      await server.stop()
+      rx.stop(true)
+    }
+    const attempts = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"webhook attempt"'))
+      .map((l) => JSON.parse(l))
+    expect(attempts).toHaveLength(2)
+    expect(attempts[0]).toMatchObject({ level: 'info', result: 'failure', attempt: 1, status_code: 500, subscription_id: expect.any(Number) })
+    expect(attempts[1]).toMatchObject({ result: 'success', status_code: 200, status: 'succeeded' })
+    for (const a of attempts) {
+      expect(a.delivery_id).toEqual(expect.any(String))
+      expect(a.duration_ms).toEqual(expect.any(Number))
+    }
+  }, 30_000)
+
   test('MLC_LOG_FORMAT=pretty writes readable lines; MLC_LOG_LEVEL=warn drops request lines', async () => {
     const pretty = await startServerProcess(join(root, 'c'), { env: { ...process.env, MLC_LOG_FORMAT: 'pretty' } as Record<string, string> })
     await fetch(`${pretty.url}/healthz`)
