@@ -65,8 +65,15 @@ pre { background:#0f172a; color:#e2e8f0; padding:.75rem; border-radius:8px; over
 .transcript li.agent { background:#dcfce7; margin-left:auto; }
 .transcript li.ai { background:#f3e8ff; }
 .transcript .who { font-size:.8rem; color:var(--muted); display:block; }
+.inbox { display:grid; grid-template-columns:minmax(14rem, 22rem) 1fr; gap:1rem; align-items:start; }
+.inbox .card { margin:0 0 1rem; }
+.sessions { list-style:none; padding:0; margin:0; }
+.sessions li { padding:.35rem 0; border-bottom:1px solid var(--line); }
+.sessions a[aria-current] { font-weight:700; }
+.transcript li { white-space:pre-wrap; }
 .visually-hidden { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
 @media (max-width: 40rem) {
+  .inbox { grid-template-columns:1fr; }
   main { padding:.6rem; }
   .sign-out .who { display:none; }
   table.stack thead { display:none; }

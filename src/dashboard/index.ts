@@ -22,13 +22,16 @@ import {
   securityHeaders,
   TOKENS_PATH,
 } from './kit'
+import { createLiveChannel } from './live'
 import { accountRoutes } from './pages/account'
+import { INBOX_PATH, inboxRoutes } from './pages/inbox'
 import { SEGMENTS_PATH, segmentRoutes } from './pages/segments'
 import { SETTINGS_PATH, settingsRoutes } from './pages/settings'
 import { STARTERS_PATH, starterRoutes } from './pages/starters'
 import { TAGS_PATH, tagRoutes } from './pages/tags'
 import { tokenRoutes } from './pages/tokens'
 import { VISITORS_PATH, visitorRoutes } from './pages/visitors'
+import { WEBHOOKS_PATH, webhookRoutes } from './pages/webhooks'
 import { DashboardSessions } from './sessions'
 
 export type { DashboardDeps } from './kit'
@@ -39,6 +42,8 @@ const MAX_FORM_BYTES = 1024 * 1024
 /** The navigation, in the order shown. */
 const NAV: NavItem[] = [
   { href: TOKENS_PATH, label: 'API tokens' },
+  { href: INBOX_PATH, label: 'Inbox' },
+  { href: WEBHOOKS_PATH, label: 'Webhooks' },
   { href: VISITORS_PATH, label: 'Visitors' },
   { href: SEGMENTS_PATH, label: 'Segments' },
   { href: STARTERS_PATH, label: 'Starters' },
@@ -59,9 +64,12 @@ export function isDashboardUrl(url: string): boolean {
 export function createDashboard(deps: DashboardDeps) {
   const ips = new WeakMap<Request, string>()
   const requestIds = new WeakMap<Request, string>()
+  const sessions = new DashboardSessions(deps.store, deps.clock, deps.config.dashboardSessionTtl * 1000)
+  const live = createLiveChannel({ sessions, store: deps.store, clock: deps.clock })
   const kit: Kit = {
     deps,
-    sessions: new DashboardSessions(deps.store, deps.clock, deps.config.dashboardSessionTtl * 1000),
+    sessions,
+    live,
     nav: NAV,
     ip: (request) => ips.get(request) ?? 'unknown',
   }
@@ -104,6 +112,8 @@ export function createDashboard(deps: DashboardDeps) {
     .use(accountRoutes(kit))
     .use(tokenRoutes(kit))
     .use(tagRoutes(kit))
+    .use(webhookRoutes(kit))
+    .use(inboxRoutes(kit))
     .use(visitorRoutes(kit))
     .use(segmentRoutes(kit))
     .use(starterRoutes(kit))
@@ -112,6 +122,8 @@ export function createDashboard(deps: DashboardDeps) {
   return {
     kit,
     elysia: app,
+    /** The inbox's WebSocket: `upgrade` for the server's fetch, `track` around its websocket handler. */
+    live,
     /** Answers one /dashboard request; `ip` is the client address as the server saw it. */
     async handle(request: Request, ip: string): Promise<Response> {
       const requestId = newRequestId()

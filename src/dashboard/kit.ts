@@ -3,7 +3,7 @@
  * the page layout, redirects and error wording. Pages are thin: they call the same services the
  * API calls and render the result.
  */
-import type { TSchema } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { SiteRow } from '../db/sites'
 import { ApiError, BadRequestError, ForbiddenError, NotFoundError } from '../errors'
@@ -11,6 +11,7 @@ import type { ModuleDeps } from '../http/deps'
 import { REQUEST_ID_HEADER } from '../http/headers'
 import { adminCanSee, adminSiteIds } from './accounts'
 import { type Html, html, raw } from './html'
+import type { LiveChannel } from './live'
 import { DashboardSessions, type SignedIn } from './sessions'
 
 export const SESSION_COOKIE = 'mlc_session'
@@ -33,6 +34,8 @@ export interface DashboardDeps extends ModuleDeps {
 export interface Kit {
   deps: DashboardDeps
   sessions: DashboardSessions
+  /** The inbox's live sockets (closed when their session signs out). */
+  live: LiveChannel
   nav: NavItem[]
   /** The client address of a request, as the server saw it. */
   ip(request: Request): string
@@ -126,9 +129,9 @@ export async function signedIn(kit: Kit, request: Request): Promise<PageContext>
  * Checks form input against the API's own request schema (the single source of truth), so the
  * dashboard accepts exactly what the API accepts; 400 naming the field otherwise.
  */
-export function checkInput<T>(schema: TSchema, value: T): T {
+export function checkInput<S extends TSchema>(schema: S, value: unknown): Static<S> {
   const first = Value.Errors(schema, value).First()
-  if (!first) return value
+  if (!first) return value as Static<S>
   const path = first.path.replace(/^\//, '').replaceAll('/', '.') || 'body'
   const custom = (first.schema as { error?: unknown }).error
   throw new BadRequestError(typeof custom === 'string' ? custom : `${path}: ${first.message}`, path)
@@ -153,7 +156,7 @@ export function csrfField(ctx: { csrf: string }): Html {
 
 /** An error message in plain words: first letter capital, ends with a full stop. */
 export function plainWords(message: string): string {
-  const m = message.trim()
+  const m = message.trim().replace(/^url\b/, 'URL')
   const capital = m.charAt(0).toUpperCase() + m.slice(1)
   return /[.!?]$/.test(capital) ? capital : `${capital}.`
 }

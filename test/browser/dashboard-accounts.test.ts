@@ -18,11 +18,11 @@ let b: Browser
 beforeAll(async () => {
   srv = await startDashboardServer()
   b = await browser()
-})
+}, 60_000)
 afterAll(async () => {
-  await b.close()
-  await srv.stop()
-})
+  await b?.close()
+  await srv?.stop()
+}, 30_000)
 
 describe('first run and sessions', () => {
   test('the setup link creates the first admin once; sign-out revokes the session cookie', async () => {
@@ -93,7 +93,10 @@ describe('refusals', () => {
     await page.evaluate(() => {
       for (const el of document.querySelectorAll('input[name=csrf]')) el.remove()
     })
-    const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Create token' }).click()])
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Create token' }).click(),
+    ])
     expect(response.status()).toBe(403)
     expect(await alertText(page)).toContain('This form has expired or did not come from this dashboard')
     expect(srv.server.store.tokens.listBySite(1).length).toBe(before)

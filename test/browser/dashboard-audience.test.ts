@@ -29,13 +29,14 @@ beforeAll(async () => {
   token = createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read,write', name: 'seed' }).token
   expect((await api('POST', '/v1/api.ashx?resource=visitors', { key: 'u_42', email: 'jay@example.com', name: 'Jay', plan: 'pro' })).status).toBe(201)
   expect((await api('POST', '/v1/visitors', { key: 'u_7', email: 'ann@example.com', name: 'Ann', plan: 'free' })).status).toBe(201)
-  for (let i = 0; i < 3; i++) expect((await api('POST', '/v1/api.ashx?resource=track', { key: 'u_42', name: 'viewed_pricing', properties: { tier: 'growth' } })).status).toBe(201)
+  for (let i = 0; i < 3; i++)
+    expect((await api('POST', '/v1/api.ashx?resource=track', { key: 'u_42', name: 'viewed_pricing', properties: { tier: 'growth' } })).status).toBe(201)
   b = await browser()
-})
+}, 60_000)
 afterAll(async () => {
-  await b.close()
-  await srv.stop()
-})
+  await b?.close()
+  await srv?.stop()
+}, 30_000)
 
 test('build a segment with the rule editor, see its members, fix a bad rule, nest one as JSON', async () => {
   const { context, page } = await freshPage(b)
@@ -67,7 +68,12 @@ test('build a segment with the rule editor, see its members, fix a bad rule, nes
 
   // The API sees the same segment and membership.
   const seg = (await api('GET', '/v1/segments')).body.data[0]
-  expect(seg.rule).toEqual({ all: [{ attribute: 'plan', op: 'eq', value: 'pro' }, { event: 'viewed_pricing', count: { gte: 3 }, within_days: 7 }] })
+  expect(seg.rule).toEqual({
+    all: [
+      { attribute: 'plan', op: 'eq', value: 'pro' },
+      { event: 'viewed_pricing', count: { gte: 3 }, within_days: 7 },
+    ],
+  })
   expect(seg.member_count).toBe(1)
 
   // Members link -> the visitors list filtered by the segment.
@@ -90,15 +96,30 @@ test('build a segment with the rule editor, see its members, fix a bad rule, nes
   await page.getByText('Advanced: the rule as JSON').click()
   await form
     .getByLabel('Rule as JSON')
-    .fill(JSON.stringify({ any: [{ attribute: 'plan', op: 'eq', value: 'free' }, { all: [{ event: 'viewed_pricing' }, { attribute: 'email', op: 'exists' }] }] }))
+    .fill(
+      JSON.stringify({ any: [{ attribute: 'plan', op: 'eq', value: 'free' }, { all: [{ event: 'viewed_pricing' }, { attribute: 'email', op: 'exists' }] }] }),
+    )
   await form.getByRole('button', { name: 'Create segment' }).click()
-  expect(await page.getByRole('row', { name: /Free or pricing/ }).getByRole('link', { name: '2 members of Free or pricing' }).count()).toBe(1)
+  expect(
+    await page
+      .getByRole('row', { name: /Free or pricing/ })
+      .getByRole('link', { name: '2 members of Free or pricing' })
+      .count(),
+  ).toBe(1)
 
   // Editing the count re-evaluates membership.
-  await page.getByRole('row', { name: /Pricing-curious pros/ }).getByRole('link', { name: 'Edit' }).click()
+  await page
+    .getByRole('row', { name: /Pricing-curious pros/ })
+    .getByRole('link', { name: 'Edit' })
+    .click()
   await page.getByRole('group', { name: 'Condition 2' }).getByLabel('Times').fill('4')
   await page.getByRole('button', { name: 'Save segment' }).click()
-  expect(await page.getByRole('row', { name: /Pricing-curious pros/ }).getByRole('link', { name: '0 members of Pricing-curious pros' }).count()).toBe(1)
+  expect(
+    await page
+      .getByRole('row', { name: /Pricing-curious pros/ })
+      .getByRole('link', { name: '0 members of Pricing-curious pros' })
+      .count(),
+  ).toBe(1)
   await context.close()
 }, 60_000)
 

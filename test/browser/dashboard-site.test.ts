@@ -30,11 +30,11 @@ beforeAll(async () => {
   await createAdmin(srv.server.store, systemClock, { email: 'agent@example.com', password: 'agent password', siteIds: [1] })
   token = createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read', name: 'reader' }).token
   b = await browser()
-})
+}, 60_000)
 afterAll(async () => {
-  await b.close()
-  await srv.stop()
-})
+  await b?.close()
+  await srv?.stop()
+}, 30_000)
 
 describe('conversation starters', () => {
   test('add, order, disable, edit and delete starters; the API the widget reads follows', async () => {
@@ -57,17 +57,26 @@ describe('conversation starters', () => {
     let shown = (await api('GET', '/v1/api.ashx?resource=conversation_starters')).body.data.map((s: { prompt: string }) => s.prompt)
     expect(shown).toEqual(['How do I reset my password?', 'What does it cost?'])
 
-    await page.getByRole('row', { name: /What does it cost/ }).getByRole('button', { name: 'Disable' }).click()
+    await page
+      .getByRole('row', { name: /What does it cost/ })
+      .getByRole('button', { name: 'Disable' })
+      .click()
     expect(await page.getByRole('status').first().textContent()).toContain('Starter disabled')
     shown = (await api('GET', '/v1/conversation_starters')).body.data.map((s: { prompt: string }) => s.prompt)
     expect(shown).toEqual(['How do I reset my password?'])
 
-    await page.getByRole('row', { name: /reset my password/ }).getByRole('link', { name: 'Edit' }).click()
+    await page
+      .getByRole('row', { name: /reset my password/ })
+      .getByRole('link', { name: 'Edit' })
+      .click()
     await page.getByLabel('Prompt').fill('I forgot my password')
     await page.getByRole('button', { name: 'Save starter' }).click()
     expect((await api('GET', '/v1/conversation_starters')).body.data[0].prompt).toBe('I forgot my password')
 
-    await page.getByRole('row', { name: /forgot my password/ }).getByRole('link', { name: 'Delete' }).click()
+    await page
+      .getByRole('row', { name: /forgot my password/ })
+      .getByRole('link', { name: 'Delete' })
+      .click()
     await page.getByRole('button', { name: 'Delete' }).click()
     expect(await page.getByRole('status').first().textContent()).toContain('Starter deleted.')
     expect((await api('GET', '/v1/conversation_starters?all=true')).body.data.map((s: { prompt: string }) => s.prompt)).toEqual(['What does it cost?'])
@@ -110,7 +119,13 @@ describe('site settings', () => {
     expect(await page.getByRole('button', { name: 'Save plan' }).count()).toBe(0)
     const csrf = await page.locator('input[name=csrf]').first().inputValue()
     const forged = await page.evaluate(
-      async ([c]) => (await fetch('/dashboard/settings?site=1', { method: 'POST', body: new URLSearchParams({ csrf: c as string, action: 'plan', plan: 'free', name: 'x' }) })).status,
+      async ([c]) =>
+        (
+          await fetch('/dashboard/settings?site=1', {
+            method: 'POST',
+            body: new URLSearchParams({ csrf: c as string, action: 'plan', plan: 'free', name: 'x' }),
+          })
+        ).status,
       [csrf],
     )
     expect(forged).toBe(403)

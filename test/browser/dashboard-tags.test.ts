@@ -12,11 +12,11 @@ beforeAll(async () => {
   srv = await startDashboardServer()
   await createAdmin(srv.server.store, { now: () => Date.now() }, { email: 'tags@example.com', password: 'tags password' })
   b = await browser()
-})
+}, 60_000)
 afterAll(async () => {
-  await b.close()
-  await srv.stop()
-})
+  await b?.close()
+  await srv?.stop()
+}, 30_000)
 
 test('create, refuse a duplicate, rename, recolor and delete a tag', async () => {
   const { context, page } = await freshPage(b, { width: 375, height: 740 })
@@ -36,7 +36,10 @@ test('create, refuse a duplicate, rename, recolor and delete a tag', async () =>
   expect(await alertText(page)).toContain('A tag named "billing" already exists.')
   expect(listTags(srv.server.store, 1).length).toBe(1)
 
-  await page.getByRole('row', { name: /billing/ }).getByRole('link', { name: 'Edit' }).click()
+  await page
+    .getByRole('row', { name: /billing/ })
+    .getByRole('link', { name: 'Edit' })
+    .click()
   await page.getByLabel('Name').fill('invoices')
   await page.getByLabel('Color').fill('#15803d')
   await page.getByRole('button', { name: 'Save tag' }).click()
@@ -44,7 +47,10 @@ test('create, refuse a duplicate, rename, recolor and delete a tag', async () =>
   expect(listTags(srv.server.store, 1)[0]).toMatchObject({ name: 'invoices', color: '#15803d' })
   expect(await overflowsSideways(page)).toBe(false)
 
-  await page.getByRole('row', { name: /invoices/ }).getByRole('link', { name: 'Delete' }).click()
+  await page
+    .getByRole('row', { name: /invoices/ })
+    .getByRole('link', { name: 'Delete' })
+    .click()
   await page.getByRole('button', { name: 'Delete' }).click()
   expect(await page.getByRole('status').first().textContent()).toContain('Tag deleted.')
   expect(listTags(srv.server.store, 1)).toEqual([])

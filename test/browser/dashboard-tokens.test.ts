@@ -17,11 +17,11 @@ let b: Browser
 beforeAll(async () => {
   srv = await startDashboardServer()
   b = await browser()
-})
+}, 60_000)
 afterAll(async () => {
-  await b.close()
-  await srv.stop()
-})
+  await b?.close()
+  await srv?.stop()
+}, 30_000)
 
 async function api(path: string, token: string, init: RequestInit = {}) {
   const res = await fetch(`${srv.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })
@@ -83,8 +83,18 @@ describe('tokens page', () => {
     expect(await page.getByText('Every app using it gets 401 at once').count()).toBe(1)
     await page.getByRole('button', { name: 'Revoke' }).click()
     expect(await page.getByRole('status').first().textContent()).toContain('Token revoked')
-    expect(await page.getByRole('row', { name: /CRM sync/ }).getByText('Revoked').count()).toBe(1)
-    expect(await page.getByRole('row', { name: /CRM sync/ }).getByRole('button').count()).toBe(0)
+    expect(
+      await page
+        .getByRole('row', { name: /CRM sync/ })
+        .getByText('Revoked')
+        .count(),
+    ).toBe(1)
+    expect(
+      await page
+        .getByRole('row', { name: /CRM sync/ })
+        .getByRole('button')
+        .count(),
+    ).toBe(0)
     const revoked = await api('/v1/api.ashx?resource=tags', token)
     expect(revoked.status).toBe(401)
     expect(revoked.body.error.code).toBe('unauthorized')
@@ -99,11 +109,17 @@ describe('tokens page', () => {
     expect((await api('/v1/tags', old, { method: 'POST', body: JSON.stringify({ name: 'x' }) })).status).toBe(403)
 
     await page.goto(`${srv.url}${TOKENS}`)
-    await page.getByRole('row', { name: /Reporting/ }).getByRole('button', { name: 'Rotate' }).click()
+    await page
+      .getByRole('row', { name: /Reporting/ })
+      .getByRole('button', { name: 'Rotate' })
+      .click()
     await page.getByRole('link', { name: 'Cancel' }).click()
     expect((await api('/v1/tags', old)).status).toBe(200)
 
-    await page.getByRole('row', { name: /Reporting/ }).getByRole('button', { name: 'Rotate' }).click()
+    await page
+      .getByRole('row', { name: /Reporting/ })
+      .getByRole('button', { name: 'Rotate' })
+      .click()
     await page.getByRole('heading', { name: 'Rotate token' }).waitFor()
     await page.getByRole('button', { name: 'Rotate' }).click()
     const fresh = ((await page.locator('#new-token').textContent()) ?? '').trim()

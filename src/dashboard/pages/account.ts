@@ -147,6 +147,7 @@ export function accountRoutes(kit: Kit) {
       const form = formOf(body)
       if (!DashboardSessions.sameToken(ctx.csrf, form.get('csrf'))) throw new CsrfError()
       kit.sessions.end(ctx.session.id)
+      kit.live.endSession(ctx.session.id)
       return redirect(`${DASHBOARD}/sign-in?signed_out=1`, { 'set-cookie': cookie(kit, request, SESSION_COOKIE, '', 0) })
     })
     .get('/setup', ({ request }) => {
