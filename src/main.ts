@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 /** CLI entry: argv -> command. `serve` is the default. */
+import { ADMIN_HELP, adminCommand } from './cli/admin'
 import { isUsageError, UsageError } from './cli/args'
 import { BACKUP_HELP, backupCommand, RESTORE_HELP, restoreCommand } from './cli/backup'
 import { HEALTHCHECK_HELP, healthcheckCommand } from './cli/healthcheck'
@@ -18,6 +19,7 @@ Commands:
   serve        run the server (default)
   site         create, update, list sites
   token        create, list, revoke, rotate API tokens
+  admin        create and list dashboard admins
   backup       write a consistent copy of the database to a file (safe while serving)
   restore      replace the database with a backup (refuses while a server runs)
   healthcheck  exit 0 when the local server answers /healthz
@@ -28,6 +30,8 @@ ${SERVE_HELP}
 ${SITE_HELP}
 
 ${TOKEN_HELP}
+
+${ADMIN_HELP}
 
 ${BACKUP_HELP}
 
@@ -70,6 +74,9 @@ async function main(argv: string[]): Promise<void> {
     case 'token':
       if (wantsHelp) return void console.log(TOKEN_HELP)
       return tokenCommand(rest, env)
+    case 'admin':
+      if (wantsHelp) return void console.log(ADMIN_HELP)
+      return adminCommand(rest, env)
     default:
       if (command.startsWith('--')) return serveCommand(argv, env)
       throw new UsageError(`unknown command "${command}"; run mlc --help`)
