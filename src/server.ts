@@ -8,7 +8,6 @@ import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
-import { isLiveUrl } from './dashboard/live'
 import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
@@ -75,6 +74,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       logger.error('chat inactivity sweep failed; will retry', { error: String(err) })
     }
   }, config.chatSweepIntervalMs)
+  // Agents' sockets stop listening within a second of their token's revocation.
+  const socketCheckTimer = setInterval(() => app.realtime.revalidate(), 1000)
 
   const server = Bun.serve<SocketData>({
     port: config.port,
@@ -85,11 +86,9 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       const ip = srv.requestIP(req)?.address ?? 'unknown'
       // The realtime channels are upgraded here, before Elysia (see src/http/websocket.ts).
       if (req.method === 'GET' && WS_PATHS.has(new URL(req.url).pathname)) return app.realtime.upgrade(req, srv, ip)
-      // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
-      if (req.method === 'GET' && isLiveUrl(req.url)) return app.dashboard.live.upgrade(req, srv)
       return app.handle(req, ip)
     },
-    websocket: app.dashboard.live.track(app.realtime.websocket),
+    websocket: app.realtime.websocket,
     error: (err) => {
       logger.error('unhandled server error', { error: String(err), stack: err.stack })
       return new Response(JSON.stringify({ ok: false, error: { code: 'internal_error', message: 'Internal error.', request_id: 'none' } }), {
@@ -123,6 +122,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       clearInterval(flushTimer)
       clearInterval(epochTimer)
       clearInterval(sweepTimer)
+      clearInterval(socketCheckTimer)
       app.realtime.closeAll()
       // Stop accepting and finish requests in flight; connections still busy after the grace
       // period (8 s by default) are closed, so the whole stop stays under 10 s.

@@ -4,7 +4,8 @@
  * - `/v1/widget/ws?session_id=&site_key=&anon_id=|visitor_key=`: one visitor's chat. Authorized
  *   like the widget's HTTP endpoints, so nobody can listen to another visitor's session.
  * - `/v1/agent/ws?token=mlc_...` (or a bearer header): every chat event of the token's site, for
- *   agents' inboxes. Any scope may listen; a publishable key may not.
+ *   agents' inboxes. Any scope may listen; a publishable key may not. A token revoked later is
+ *   noticed by `revalidate` (run by the server every second) and its sockets are closed (1008).
  * Frames are JSON: first `{ type: "hello", ... }`, then the hub's events. A client may send
  * `ping` (or `{"type":"ping"}`) and gets `{"type":"pong"}`.
  */
@@ -29,6 +30,8 @@ export interface SocketData {
   siteId: number
   topics: string[]
   hello: Record<string, unknown>
+  /** The agent's API token, re-checked so a revoked token stops listening. */
+  credential?: string
 }
 
 /** 426: the endpoint speaks WebSocket only. */
@@ -70,7 +73,13 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
       throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
     }
     if (principal.kind !== 'token') throw new ForbiddenError('The agent channel needs an API token of the site (read scope is enough), not a publishable key.')
-    return { kind: 'agent', siteId: principal.siteId, topics: [siteTopic(principal.siteId)], hello: { type: 'hello', site_id: principal.siteId } }
+    return {
+      kind: 'agent',
+      siteId: principal.siteId,
+      topics: [siteTopic(principal.siteId)],
+      hello: { type: 'hello', site_id: principal.siteId },
+      credential: raw as string,
+    }
   }
 
   /** Upgrades a request from `ip` to one of the channels; returns the error response when it cannot. */
@@ -94,6 +103,8 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
   const websocket: WebSocketHandler<SocketData> = {
     idleTimeout: 120,
     sendPings: true,
+    // Clients only ever send pings; anything big is abuse.
+    maxPayloadLength: 4096,
     open(ws) {
       sockets.add(ws)
       for (const topic of ws.data.topics) deps.chat.hub.subscribe(topic, ws as RealtimeClient)
@@ -115,6 +126,18 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     /** Open connections. */
     get connections() {
       return sockets.size
+    },
+    /** Closes agent connections whose token was revoked (or site deleted) since they connected; returns how many. */
+    revalidate(): number {
+      let closed = 0
+      for (const ws of sockets) {
+        if (ws.data.kind !== 'agent' || !ws.data.credential) continue
+        const p = deps.authenticator.resolve(ws.data.credential)
+        if (p && p.siteId === ws.data.siteId) continue
+        ws.close(1008, 'token revoked')
+        closed++
+      }
+      return closed
     },
     /** Closes every connection (shutdown), with close code 1001 "going away". */
     closeAll() {

@@ -11,7 +11,7 @@ import { Webhook } from 'standardwebhooks'
 import { ManualClock } from '../../src/clock'
 import { loadConfig } from '../../src/config'
 import { silentLogger } from '../../src/log'
-import { createToken } from '../../src/modules/tokens/service'
+import { createToken, revokeToken } from '../../src/modules/tokens/service'
 import { type RunningServer, startServer } from '../../src/server'
 import { KB } from '../chat/harness'
 import { tempDir } from '../helpers'
@@ -250,6 +250,15 @@ describe('a chat on a real server', () => {
     const plain = await fetch(`${base}/v1/widget/ws?session_id=${sid}&site_key=${siteKey}&anon_id=owner-1`)
     expect(plain.status).toBe(426)
     expect(((await plain.json()) as any).error.code).toBe('upgrade_required')
+  })
+
+  test("an agent's socket is closed within a second or two of its token's revocation", async () => {
+    const { id, token } = createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read', name: 'temp' })
+    const sock = new Socket(`${base.replace('http', 'ws')}/v1/agent/ws?token=${token}`)
+    await sock.opened()
+    await sock.next((f) => f.type === 'hello')
+    revokeToken(server.store, { now: () => Date.now() }, id, 1)
+    expect((await sock.ended(4000)).code).toBe(1008)
   })
 
   test("a visitor's socket hears only their own session", async () => {
