@@ -8,6 +8,7 @@ import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
+import { isLiveUrl } from './dashboard/live'
 import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
@@ -86,9 +87,11 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       const ip = srv.requestIP(req)?.address ?? 'unknown'
       // The realtime channels are upgraded here, before Elysia (see src/http/websocket.ts).
       if (req.method === 'GET' && WS_PATHS.has(new URL(req.url).pathname)) return app.realtime.upgrade(req, srv, ip)
+      // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
+      if (req.method === 'GET' && isLiveUrl(req.url)) return app.dashboard.live.upgrade(req, srv)
       return app.handle(req, ip)
     },
-    websocket: app.realtime.websocket,
+    websocket: app.dashboard.live.track(app.realtime.websocket),
     error: (err) => {
       logger.error('unhandled server error', { error: String(err), stack: err.stack })
       return new Response(JSON.stringify({ ok: false, error: { code: 'internal_error', message: 'Internal error.', request_id: 'none' } }), {
