@@ -7,10 +7,14 @@ import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchApi } from './bench/api'
+import { benchWebhooks } from './bench/webhooks'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, only: { type: 'string' } }, strict: true })
 const seconds = Number(values.seconds ?? 8)
-const sections: [string, (s: number) => Promise<string>][] = [['api', benchApi]]
+const sections: [string, (s: number) => Promise<string>][] = [
+  ['api', benchApi],
+  ['webhooks', benchWebhooks],
+]
 
 const parts: string[] = [
   '# Bench results',

@@ -98,12 +98,21 @@ export async function startBaseline(body: string, headers: Record<string, string
 export async function load(
   label: string,
   url: string,
-  opts: { connections?: number; seconds?: number; method?: string; headers?: Record<string, string>; body?: string } = {},
+  opts: {
+    connections?: number
+    seconds?: number
+    method?: string
+    headers?: Record<string, string>
+    body?: string
+    /** Fixed overall request rate (autocannon -R) instead of as fast as possible. */
+    rate?: number
+  } = {},
 ): Promise<LoadResult> {
   const args = ['node', join(ROOT, 'node_modules/autocannon/autocannon.js'), '--json', '-c', String(opts.connections ?? 32), '-d', String(opts.seconds ?? 8)]
   if (opts.method) args.push('-m', opts.method)
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`)
   if (opts.body) args.push('-b', opts.body)
+  if (opts.rate) args.push('-R', String(opts.rate))
   args.push(url)
   const p = spawn(args, { stdout: 'pipe', stderr: 'ignore' })
   const out = await new Response(p.stdout).text()

@@ -128,6 +128,7 @@ export function createWebhookRepo(db: Database) {
   const eventInsert = db.query<null, [string, number, string, string, number]>(
     'INSERT INTO webhook_events (id, site_id, type, body, created_ms) VALUES (?, ?, ?, ?, ?)',
   )
+  const eventGet = db.query<EventRow, [string]>('SELECT * FROM webhook_events WHERE id = ?')
   const deliveryInsert = db.query<null, [string, number, number, string, string, number, number, number]>(
     "INSERT INTO webhook_deliveries (id, site_id, subscription_id, event_id, event, status, next_attempt_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
   )
@@ -162,20 +163,28 @@ export function createWebhookRepo(db: Database) {
   )
 
   // Worker side.
+  // Both scans read only their covering index. Rows of inactive subscriptions are dead-lettered when
+  // it is deactivated, and the send re-checks `active`, so no join is needed here.
   const dueRows = db.query<{ seq: number; subscription_id: number }, [number, number, string, number]>(
-    `SELECT d.seq, d.subscription_id FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
-     WHERE d.next_attempt_ms IS NOT NULL AND d.next_attempt_ms <= ? AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ?)
-       AND s.active = 1 AND d.subscription_id NOT IN (SELECT value FROM json_each(?))
-     ORDER BY d.next_attempt_ms LIMIT ?`,
+    `SELECT seq, subscription_id FROM webhook_deliveries
+     WHERE next_attempt_ms IS NOT NULL AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?)
+       AND subscription_id NOT IN (SELECT value FROM json_each(?))
+     ORDER BY next_attempt_ms LIMIT ?`,
   )
-  const takeLease = db.query<null, [number, number, number, number]>(
+  const dueRowsFor = db.query<{ seq: number; subscription_id: number }, [number, number, number, number]>(
+    `SELECT seq, subscription_id FROM webhook_deliveries
+     WHERE subscription_id = ? AND next_attempt_ms IS NOT NULL AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?)
+     ORDER BY next_attempt_ms LIMIT ?`,
+  )
+  const takeLeases = db.query<{ seq: number }, [number, string, number, number]>(
     `UPDATE webhook_deliveries SET lease_until_ms = ?
-     WHERE seq = ? AND next_attempt_ms IS NOT NULL AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
+     WHERE seq IN (SELECT value FROM json_each(?)) AND next_attempt_ms IS NOT NULL AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?)
+     RETURNING seq`,
   )
-  const sendable = db.query<SendableRow, [number]>(
+  const sendable = db.query<SendableRow, [string]>(
     `SELECT d.seq, d.id, d.event_id, d.event, d.attempts, e.body, d.subscription_id, s.url, s.active, s.secret, s.previous_secret, s.previous_secret_until_ms
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhook_subscriptions s ON s.id = d.subscription_id
-     WHERE d.seq = ?`,
+     WHERE d.seq IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_ms`,
   )
   const attemptInsert = db.query<null, [number, string, number, number, number | null, string | null, string | null, string, string | null, number]>(
     `INSERT INTO webhook_attempts (delivery_seq, number, url, at_ms, duration_ms, status_code, error, error_message, request_headers, response_body)
@@ -194,21 +203,6 @@ export function createWebhookRepo(db: Database) {
     'SELECT MIN(next_attempt_ms) AS ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL AND next_attempt_ms > ?',
   )
   const earliestLeaseEnd = db.query<{ ms: number | null }, []>('SELECT MIN(lease_until_ms) AS ms FROM webhook_deliveries WHERE lease_until_ms IS NOT NULL')
-
-  const claim = db.transaction((nowMs: number, leaseUntilMs: number, limit: number, exclude: number[], accept: (subscriptionId: number) => boolean) => {
-    const taken: { seq: number; subscription_id: number }[] = []
-    for (const row of dueRows.all(nowMs, nowMs, JSON.stringify(exclude), limit)) {
-      if (!accept(row.subscription_id)) continue
-      if (takeLease.run(leaseUntilMs, row.seq, nowMs, nowMs).changes === 1) taken.push(row)
-    }
-    return taken
-  })
-  const recordMany = db.transaction((records: AttemptRecord[], nowMs: number) => {
-    for (const r of records) {
-      attemptInsert.run(r.number, r.url, r.atMs, r.durationMs, r.statusCode, r.error, r.errorMessage, r.requestHeaders, r.responseBody, r.seq)
-      deliveryAfterAttempt.run(r.status, r.number, r.nextAttemptMs, r.atMs, r.statusCode, r.error, nowMs, r.seq)
-    }
-  })
 
   return {
     /** A site's subscriptions by id. */
@@ -238,6 +232,8 @@ export function createWebhookRepo(db: Database) {
 
     /** Writes an event row (its body is what every delivery of it sends, byte for byte). */
     insertEvent: (id: string, siteId: number, type: string, body: string, nowMs: number) => void eventInsert.run(id, siteId, type, body, nowMs),
+    /** One event with its stored body, or null. */
+    getEvent: (id: string) => eventGet.get(id),
     /** Writes one delivery row, due at once. */
     insertDelivery: (id: string, siteId: number, subscriptionId: number, eventId: string, event: string, nowMs: number) =>
       void deliveryInsert.run(id, siteId, subscriptionId, eventId, event, nowMs, nowMs, nowMs),
@@ -258,16 +254,26 @@ export function createWebhookRepo(db: Database) {
       ...(dueCount.get(nowMs) ?? { due: 0, oldest_due_ms: null }),
     }),
 
+    /** Runs `fn` in one write transaction (the worker records results and claims rows in one commit). */
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
+    /** Up to `limit` due, unleased rows, oldest first, skipping the subscriptions in `exclude`. */
+    dueRows: (nowMs: number, limit: number, exclude: number[]) => dueRows.all(nowMs, nowMs, JSON.stringify(exclude), limit),
+    /** Up to `limit` due, unleased rows of one subscription, oldest first. */
+    dueRowsFor: (subscriptionId: number, nowMs: number, limit: number) => dueRowsFor.all(subscriptionId, nowMs, nowMs, limit),
     /**
-     * Claims due rows in one transaction: reads up to `limit` due, unleased rows of active
-     * subscriptions not in `excludeSubscriptions`, and leases those `accept` takes until `leaseUntilMs`.
+     * Leases due rows until `untilMs` and returns what is needed to send them (the delivery, its
+     * event body, its subscription's URL and secrets). Rows another claimer holds are left out.
      */
-    claimDue: (nowMs: number, leaseUntilMs: number, limit: number, excludeSubscriptions: number[], accept: (subscriptionId: number) => boolean) =>
-      claim.immediate(nowMs, leaseUntilMs, limit, excludeSubscriptions, accept),
-    /** The delivery, its event body and its subscription's URL and secrets. */
-    sendable: (seq: number) => sendable.get(seq),
-    /** Records attempts and the deliveries' new state in one transaction. */
-    recordAttempts: (records: AttemptRecord[], nowMs: number) => recordMany.immediate(records, nowMs),
+    leaseMany: (seqs: number[], untilMs: number, nowMs: number): SendableRow[] => {
+      if (seqs.length === 0) return []
+      const leased = takeLeases.all(untilMs, JSON.stringify(seqs), nowMs, nowMs).map((r) => r.seq)
+      return leased.length ? sendable.all(JSON.stringify(leased)) : []
+    },
+    /** Records one attempt and the delivery's new state (lease released). */
+    recordAttempt: (r: AttemptRecord, nowMs: number) => {
+      attemptInsert.run(r.number, r.url, r.atMs, r.durationMs, r.statusCode, r.error, r.errorMessage, r.requestHeaders, r.responseBody, r.seq)
+      deliveryAfterAttempt.run(r.status, r.number, r.nextAttemptMs, r.atMs, r.statusCode, r.error, nowMs, r.seq)
+    },
     /** Gives a claimed row back without an attempt (shutdown). */
     releaseLease: (seq: number) => void releaseLease.run(seq),
     /** Dead-letters one row without an attempt (its subscription is gone or inactive). */

@@ -128,11 +128,9 @@ describe('retry through the real worker', () => {
     t.clock.advance(1000)
     t.app.webhooks.wake()
     await rx.waitFor(2)
-    const dead = await until(async () => {
-      const r = await t.call('GET', `/v1/webhook_deliveries/${id}`)
-      return r.body.data.status === 'dead' && r
-    })
-    expect((await dead).body.data).toMatchObject({ attempts: 2, next_attempt_utc: null, last_status_code: 500 })
+    await until(() => t.store.webhooks.getDelivery(t.site1, id)?.status === 'dead', 3000, 'dead-letter')
+    const dead = await t.call('GET', `/v1/webhook_deliveries/${id}`)
+    expect(dead.body.data).toMatchObject({ status: 'dead', attempts: 2, next_attempt_utc: null, last_status_code: 500 })
 
     up = true
     const retried = await t.call('POST', `/v1/webhook_deliveries/${id}?action=retry`)

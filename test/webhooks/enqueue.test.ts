@@ -51,8 +51,7 @@ describe('enqueueEvent', () => {
   test('the body puts id and event first and adds created_utc; payload cannot override them', () => {
     subscribe(t.site1, ['*'])
     const out = enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'ping', payload: { id: 'spoof', event: 'handoff' } })
-    const seq = t.store.webhooks.getDelivery(t.site1, out.deliveryIds[0] as string)?.seq as number
-    const body = t.store.webhooks.sendable(seq)?.body as string
+    const body = t.store.webhooks.getEvent(out.eventId)?.body as string
     expect(body).toBe(JSON.stringify({ id: out.eventId, event: 'ping', created_utc: '2026-11-25T12:00:00.000Z' }))
   })
 

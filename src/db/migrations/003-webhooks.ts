@@ -45,7 +45,9 @@ export default {
       created_ms INTEGER NOT NULL,
       updated_ms INTEGER NOT NULL
     );
-    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_ms) WHERE next_attempt_ms IS NOT NULL;
+    -- Covering indexes for the claim scans (oldest due first, and per subscription), so neither reads the table.
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_ms, subscription_id, lease_until_ms) WHERE next_attempt_ms IS NOT NULL;
+    CREATE INDEX webhook_deliveries_subscription_due ON webhook_deliveries(subscription_id, next_attempt_ms, lease_until_ms) WHERE next_attempt_ms IS NOT NULL;
     CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(lease_until_ms) WHERE lease_until_ms IS NOT NULL;
     CREATE INDEX webhook_deliveries_site ON webhook_deliveries(site_id, seq);
     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, seq);
