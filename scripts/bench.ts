@@ -7,12 +7,14 @@ import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchApi } from './bench/api'
+import { benchTrack } from './bench/track'
 import { benchWebhooks } from './bench/webhooks'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, only: { type: 'string' } }, strict: true })
 const seconds = Number(values.seconds ?? 8)
 const sections: [string, (s: number) => Promise<string>][] = [
   ['api', benchApi],
+  ['track', benchTrack],
   ['webhooks', benchWebhooks],
 ]
 

@@ -104,6 +104,8 @@ export async function load(
     method?: string
     headers?: Record<string, string>
     body?: string
+    /** Replace `[<id>]` in the body with a fresh random id per request (autocannon -I). */
+    idReplacement?: boolean
     /** Fixed overall request rate (autocannon -R) instead of as fast as possible. */
     rate?: number
   } = {},
@@ -112,6 +114,7 @@ export async function load(
   if (opts.method) args.push('-m', opts.method)
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`)
   if (opts.body) args.push('-b', opts.body)
+  if (opts.idReplacement) args.push('-I')
   if (opts.rate) args.push('-R', String(opts.rate))
   args.push(url)
   const p = spawn(args, { stdout: 'pipe', stderr: 'ignore' })

@@ -21,8 +21,10 @@ export function createVisitorEventRepo(db: Database) {
   )
   const byEventId = db.query<VisitorEventRow, [number, string]>('SELECT * FROM visitor_events WHERE site_id = ? AND event_id = ?')
   const recent = db.query<VisitorEventRow, [number, number]>('SELECT * FROM visitor_events WHERE visitor_id = ? ORDER BY occurred_ms DESC, id DESC LIMIT ?')
-  const count = db.query<{ n: number }, [number, string, number]>(
-    'SELECT COUNT(*) AS n FROM visitor_events WHERE visitor_id = ? AND name = ? AND occurred_ms >= ?',
+  // Counting stops at `cap`: a rule only needs to know "at least N", and a busy visitor may have
+  // many thousand events of one name.
+  const count = db.query<{ n: number }, [number, string, number, number]>(
+    'SELECT COUNT(*) AS n FROM (SELECT 1 FROM visitor_events WHERE visitor_id = ? AND name = ? AND occurred_ms >= ? LIMIT ?) AS capped',
   )
   const reassign = db.query<{ n: number }, [number, number, number]>(
     'UPDATE visitor_events SET visitor_id = ? WHERE visitor_id = ? AND site_id = ? RETURNING 1 AS n',
@@ -35,8 +37,8 @@ export function createVisitorEventRepo(db: Database) {
     byEventId: (siteId: number, eventId: string) => byEventId.get(siteId, eventId),
     /** A visitor's latest events, most recent first. */
     recent: (visitorId: number, limit: number) => recent.all(visitorId, limit),
-    /** How many `name` events a visitor has at or after `sinceMs`. */
-    count: (visitorId: number, name: string, sinceMs: number) => count.get(visitorId, name, sinceMs)?.n ?? 0,
+    /** How many `name` events a visitor has at or after `sinceMs`, counting no further than `cap`. */
+    count: (visitorId: number, name: string, sinceMs: number, cap: number) => count.get(visitorId, name, sinceMs, cap)?.n ?? 0,
     /** Moves a visitor's events to another visitor of the same site; how many moved. */
     reassign: (siteId: number, fromVisitorId: number, toVisitorId: number) => reassign.all(toVisitorId, fromVisitorId, siteId).length,
   }

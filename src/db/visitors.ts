@@ -34,6 +34,10 @@ export function createVisitorRepo(db: Database) {
   const insert = db.query<VisitorRow, [number, string, string | null, string | null, string, number, number, number]>(
     'INSERT INTO visitors (site_id, key, email, name, attributes, first_seen_ms, last_seen_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *',
   )
+  const insertTracked = db.query<VisitorRow, [number, string, number, number, number, number]>(
+    `INSERT INTO visitors (site_id, key, attributes, event_count, first_seen_ms, last_seen_ms, updated_ms)
+     VALUES (?, ?, '{}', 1, ?, MAX(?, ?), ?) RETURNING *`,
+  )
   const updateProfile = db.query<VisitorRow, [string | null, string | null, string, number, number, number, number]>(
     `UPDATE visitors SET email = ?, name = ?, attributes = ?, last_seen_ms = MAX(last_seen_ms, ?), updated_ms = ?
      WHERE site_id = ? AND id = ? RETURNING *`,
@@ -67,6 +71,9 @@ export function createVisitorRepo(db: Database) {
     /** Inserts a visitor first seen now. */
     insert: (siteId: number, key: string, email: string | null, name: string | null, attributesJson: string, nowMs: number) =>
       insert.get(siteId, key, email, name, attributesJson, nowMs, nowMs, nowMs) as VisitorRow,
+    /** Inserts a visitor first seen now by its first event (occurring at `occurredMs`). */
+    insertTracked: (siteId: number, key: string, occurredMs: number, nowMs: number) =>
+      insertTracked.get(siteId, key, nowMs, nowMs, occurredMs, nowMs) as VisitorRow,
     /** Replaces email, name and attributes and marks the visitor seen now; null if not the site's. */
     updateProfile: (siteId: number, id: number, email: string | null, name: string | null, attributesJson: string, nowMs: number) =>
       updateProfile.get(email, name, attributesJson, nowMs, nowMs, siteId, id),

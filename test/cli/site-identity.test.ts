@@ -1,4 +1,5 @@
 /** `mlc site update --identity-required on|off --rotate-identity-secret`: the secret is printed once and works. */
+// Tests spawn real processes: 30 s timeouts leave room for a loaded machine.
 import { afterAll, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { openStore } from '../../src/db/store'
@@ -33,12 +34,12 @@ describe('mlc site update: identity verification', () => {
     const secret = /identity secret \(shown once[^)]*\): (mlcid_\S+)/.exec(text.stdout)?.[1]
     expect(secret).toBeDefined()
     expect(secret).not.toBe(onOut.identity_secret)
-  })
+  }, 30_000)
 
   test('a value other than on/off is a one-line usage error, exit 2', async () => {
     const r = await runCli(['site', 'update', '1', '--identity-required', 'maybe'], env)
     expect(r.code).toBe(2)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toContain('--identity-required')
-  })
+  }, 30_000)
 })

@@ -2,6 +2,7 @@
  * The product page's quickstart, verbatim, with the real `curl` against a fresh `mlc serve`:
  * identify a visitor, track an event, both through /v1/api.ashx, both ok:true.
  */
+// Tests spawn real processes: 30 s timeouts leave room for a loaded machine.
 import { afterAll, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { spawn } from 'bun'
@@ -47,7 +48,7 @@ describe('quickstart against a fresh server', () => {
     } finally {
       expect(await server.stop('SIGTERM')).toBe(0)
     }
-  })
+  }, 30_000)
 
   test('the publishable key tracks from a page (CORS-simple text/plain body), and survives a restart', async () => {
     const server = await startServerProcess(dir)
@@ -75,5 +76,5 @@ describe('quickstart against a fresh server', () => {
     } finally {
       expect(await again.stop('SIGTERM')).toBe(0)
     }
-  })
+  }, 30_000)
 })

@@ -32,6 +32,13 @@ describe('track: one event', () => {
     expect(Date.parse(v.body.data.last_seen_utc) - Date.parse(v.body.data.first_seen_utc)).toBe(5000)
   })
 
+  test('a null property is kept as null', async () => {
+    const r = await t.call('POST', '/v1/track', { body: { key: 'nulls', name: 'x', properties: { coupon: null, n: 1 } } })
+    expect(r.status).toBe(201)
+    expect(r.body.data.properties).toEqual({ coupon: null, n: 1 })
+    expect((await t.call('GET', '/v1/visitors?key=nulls')).body.data.events[0].properties).toEqual({ coupon: null, n: 1 })
+  })
+
   test('event_id makes it idempotent: a repeat answers 200 with the first event and stores nothing', async () => {
     const first = await t.call('POST', '/v1/track', { body: { key: 'idem', name: 'paid', event_id: 'evt-1', properties: { amount: 10 } } })
     expect(first.status).toBe(201)

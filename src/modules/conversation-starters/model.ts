@@ -1,11 +1,12 @@
 /** Conversation starter schemas: the single source for validation, types and the OpenAPI document. */
+import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 import { TokenQuery } from '../../http/params'
 
 const Prompt = t.String({ minLength: 1, maxLength: 200, error: 'prompt must be 1-200 characters' })
 const Position = t.Integer({ minimum: 0, maximum: 1_000_000, error: 'position must be an integer from 0 to 1000000' })
 
-export const Starter = t.Object({ id: t.Integer(), prompt: t.String(), position: t.Integer(), enabled: t.Boolean() })
+export const Starter = t.Object({ id: Type.Integer(), prompt: t.String(), position: Type.Integer(), enabled: t.Boolean() })
 export type Starter = Static<typeof Starter>
 
 export const CreateStarterBody = t.Object({
@@ -27,4 +28,4 @@ export const StarterListQuery = t.Object({
   all: t.Optional(t.BooleanString({ description: 'true: include disabled starters', error: 'all must be true or false' })),
 })
 
-export const DeletedStarter = t.Object({ id: t.Integer(), deleted: t.Literal(true) })
+export const DeletedStarter = t.Object({ id: Type.Integer(), deleted: t.Literal(true) })

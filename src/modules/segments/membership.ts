@@ -18,18 +18,34 @@ function subjectOf(store: Store, visitor: VisitorRow, nowMs: number): RuleSubjec
       attrs ??= JSON.parse(visitor.attributes) as Record<string, unknown>
       return Object.hasOwn(attrs, name) ? attrs[name] : undefined
     },
-    countEvents: (event, sinceMs) => store.visitorEvents.count(visitor.id, event, sinceMs),
+    countEvents: (event, sinceMs, cap) => store.visitorEvents.count(visitor.id, event, sinceMs, cap),
   }
 }
 
-/** Re-evaluates one visitor against all the site's segments (call inside the write transaction). */
-export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number): void {
+const parsedRules = new Map<string, Rule>()
+
+/** The parsed form of a stored rule, cached by its text: the same few rules are read on every track. */
+function ruleOf(text: string): Rule {
+  let rule = parsedRules.get(text)
+  if (!rule) {
+    if (parsedRules.size >= 1000) parsedRules.clear()
+    rule = JSON.parse(text) as Rule
+    parsedRules.set(text, rule)
+  }
+  return rule
+}
+
+/**
+ * Re-evaluates one visitor against all the site's segments (call inside the write transaction).
+ * `isNew`: the visitor was created in this transaction, so it is in no segment yet.
+ */
+export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number, isNew = false): void {
   const segments = store.segments.list(visitor.site_id)
   if (segments.length === 0) return
-  const current = new Set(store.segments.memberships(visitor.id).map((m) => m.segment_id))
+  const current = new Set(isNew ? [] : store.segments.memberships(visitor.id).map((m) => m.segment_id))
   const subject = subjectOf(store, visitor, nowMs)
   for (const s of segments) {
-    const matches = matchesRule(JSON.parse(s.rule) as Rule, subject)
+    const matches = matchesRule(ruleOf(s.rule), subject)
     if (matches && !current.has(s.id)) store.segments.addMember(s.id, visitor.id, nowMs)
     else if (!matches && current.has(s.id)) store.segments.removeMember(s.id, visitor.id)
   }
@@ -37,7 +53,7 @@ export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number
 
 /** Re-evaluates every visitor of the site against one segment (call inside the write transaction). */
 export function evaluateSegment(store: Store, segment: SegmentRow, nowMs: number): void {
-  const rule = JSON.parse(segment.rule) as Rule
+  const rule = ruleOf(segment.rule)
   const current = new Set(store.segments.memberIds(segment.id))
   for (const id of store.visitors.allIds(segment.site_id)) {
     const visitor = store.visitors.byId(segment.site_id, id)

@@ -1,4 +1,5 @@
 /** Segment schemas: the single source for validation, types and the OpenAPI document. */
+import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 
 const Name = t.String({ minLength: 1, maxLength: 100, error: 'name must be 1-100 characters' })
@@ -8,10 +9,10 @@ const RuleInput = t.Unknown({
 })
 
 export const Segment = t.Object({
-  id: t.Integer(),
+  id: Type.Integer(),
   name: t.String(),
   rule: t.Unknown({ description: 'The rule as sent.' }),
-  member_count: t.Integer(),
+  member_count: Type.Integer(),
   created_utc: t.String(),
   updated_utc: t.String(),
 })
@@ -23,4 +24,4 @@ export type CreateSegmentInput = Static<typeof CreateSegmentBody>
 export const UpdateSegmentBody = t.Object({ name: t.Optional(Name), rule: t.Optional(RuleInput) })
 export type UpdateSegmentInput = Static<typeof UpdateSegmentBody>
 
-export const DeletedSegment = t.Object({ id: t.Integer(), deleted: t.Literal(true) })
+export const DeletedSegment = t.Object({ id: Type.Integer(), deleted: t.Literal(true) })

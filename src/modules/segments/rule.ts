@@ -32,8 +32,8 @@ const DAY_MS = 86_400_000
 export interface RuleSubject {
   /** The attribute's value (`email`, `name` or a custom one), undefined when absent. */
   attribute(name: string): unknown
-  /** How many `event` events the visitor has at or after `sinceMs`. */
-  countEvents(event: string, sinceMs: number): number
+  /** How many `event` events the visitor has at or after `sinceMs`; may stop counting at `cap`. */
+  countEvents(event: string, sinceMs: number, cap: number): number
   nowMs: number
 }
 
@@ -165,8 +165,9 @@ function matchesAttribute(c: AttributeCondition, actual: unknown): boolean {
 
 function matchesEvent(c: EventCondition, subject: RuleSubject): boolean {
   const since = c.within_days ? subject.nowMs - c.within_days * DAY_MS : Number.MIN_SAFE_INTEGER
-  const n = subject.countEvents(c.event, since)
   const count = c.count ?? { gte: 1 }
+  // Every comparison is decided once the count passes its largest operand.
+  const n = subject.countEvents(c.event, since, Math.max(...Object.values(count)) + 1)
   for (const [op, want] of Object.entries(count) as [CountOp, number][]) {
     const okay = op === 'eq' ? n === want : op === 'gt' ? n > want : op === 'gte' ? n >= want : op === 'lt' ? n < want : n <= want
     if (!okay) return false

@@ -1,4 +1,5 @@
 /** Tracked-event request and response schemas: the single source for validation, types and the OpenAPI document. */
+import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 import { TokenQuery } from '../../http/params'
 import { KeyInput, VisitorEvent } from '../visitors/model'
@@ -30,9 +31,9 @@ export const TrackedEvent = t.Composite([VisitorEvent, t.Object({ duplicate: t.B
 export type TrackedEvent = Static<typeof TrackedEvent>
 
 export const BatchItemResult = t.Union([
-  t.Object({ index: t.Integer(), ok: t.Literal(true), id: t.Integer(), event_id: t.Union([t.String(), t.Null()]), duplicate: t.Boolean() }),
+  t.Object({ index: Type.Integer(), ok: t.Literal(true), id: Type.Integer(), event_id: t.Union([t.String(), t.Null()]), duplicate: t.Boolean() }),
   t.Object({
-    index: t.Integer(),
+    index: Type.Integer(),
     ok: t.Literal(false),
     error: t.Object({ code: t.String(), message: t.String(), param: t.Optional(t.String()) }),
   }),
@@ -40,9 +41,9 @@ export const BatchItemResult = t.Union([
 export type BatchItemResult = Static<typeof BatchItemResult>
 
 export const BatchResult = t.Object({
-  stored: t.Integer({ description: 'events stored now' }),
-  duplicates: t.Integer({ description: 'events whose event_id was already stored' }),
-  failed: t.Integer(),
+  stored: Type.Integer({ description: 'events stored now' }),
+  duplicates: Type.Integer({ description: 'events whose event_id was already stored' }),
+  failed: Type.Integer(),
   results: t.Array(BatchItemResult),
 })
 export type BatchResult = Static<typeof BatchResult>

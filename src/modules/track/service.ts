@@ -104,11 +104,13 @@ export function storeEvent(store: Store, clock: Clock, siteId: number, input: Tr
       return { event: presentEvent(first, owner.key), duplicate: true }
     }
   }
-  const visitor = store.visitors.byKey(siteId, input.key) ?? store.visitors.insert(siteId, input.key, null, null, '{}', now)
+  const existing = store.visitors.byKey(siteId, input.key)
+  const visitor = existing
+    ? (store.visitors.recordEvents(siteId, existing.id, 1, input.occurredMs, now) as VisitorRow)
+    : store.visitors.insertTracked(siteId, input.key, input.occurredMs, now)
   const row = store.visitorEvents.insert(siteId, visitor.id, input.name, JSON.stringify(input.properties), input.eventId, input.occurredMs, now)
-  const updated = store.visitors.recordEvents(siteId, visitor.id, 1, input.occurredMs, now) as VisitorRow
-  evaluateVisitor(store, updated, now)
-  return { event: presentEvent(row, visitor.key), duplicate: false }
+  evaluateVisitor(store, visitor, now, !existing)
+  return { event: presentEvent(row, visitor.key, input.properties), duplicate: false }
 }
 
 /** Tracks one event in its own transaction (for callers outside the HTTP group commit). */

@@ -1,4 +1,6 @@
 /** Visitor and tracked-event schemas: the single source for validation, types and the OpenAPI document. */
+// Response integers use plain TypeBox: Elysia's t.Integer coerces strings and would show as string-or-integer in OpenAPI.
+import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 import { PageQuery, TokenQuery } from '../../http/params'
 
@@ -29,17 +31,17 @@ export type AttributeValue = Static<typeof AttributeValue>
 
 export const KeyInput = t.Union([t.String(), t.Number()], { description: 'The stable visitor key, 1-128 characters (numbers are taken as text).' })
 
-export const SegmentMembership = t.Object({ id: t.Integer(), name: t.String(), entered_utc: t.String() })
+export const SegmentMembership = t.Object({ id: Type.Integer(), name: t.String(), entered_utc: t.String() })
 
 export const Visitor = t.Object({
-  id: t.Integer(),
+  id: Type.Integer(),
   key: t.String(),
   email: t.Union([t.String(), t.Null()]),
   name: t.Union([t.String(), t.Null()]),
   attributes: t.Record(t.String(), AttributeValue),
   first_seen_utc: t.String(),
   last_seen_utc: t.String(),
-  event_count: t.Integer(),
+  event_count: Type.Integer(),
   segments: t.Array(SegmentMembership),
 })
 export type Visitor = Static<typeof Visitor>
@@ -49,11 +51,11 @@ export const VisitorAck = t.Object({ key: t.String(), accepted: t.Literal(true) 
 export type VisitorAck = Static<typeof VisitorAck>
 
 export const VisitorEvent = t.Object({
-  id: t.Integer(),
+  id: Type.Integer(),
   event_id: t.Union([t.String(), t.Null()]),
   key: t.String(),
   name: t.String(),
-  properties: t.Record(t.String(), AttributeValue),
+  properties: t.Record(t.String(), t.Union([AttributeValue, t.Null()])),
   timestamp_utc: t.String(),
   received_utc: t.String(),
 })

@@ -157,14 +157,14 @@ export function presentVisitor(store: Store, row: VisitorRow): Visitor {
   }
 }
 
-/** The API shape of a stored event. */
-export function presentEvent(row: VisitorEventRow, key: string): VisitorEvent {
+/** The API shape of a stored event; `properties` may be passed when already parsed. */
+export function presentEvent(row: VisitorEventRow, key: string, properties?: Record<string, unknown>): VisitorEvent {
   return {
     id: row.id,
     event_id: row.event_id,
     key,
     name: row.name,
-    properties: JSON.parse(row.properties),
+    properties: (properties ?? JSON.parse(row.properties)) as VisitorEvent['properties'],
     timestamp_utc: isoUtc(row.occurred_ms),
     received_utc: isoUtc(row.received_ms),
   }
