@@ -25,11 +25,13 @@ import {
 import { createLiveChannel } from './live'
 import { accountRoutes } from './pages/account'
 import { INBOX_PATH, inboxRoutes } from './pages/inbox'
+import { KB_PATH, kbRoutes } from './pages/kb'
 import { SEGMENTS_PATH, segmentRoutes } from './pages/segments'
 import { SETTINGS_PATH, settingsRoutes } from './pages/settings'
 import { STARTERS_PATH, starterRoutes } from './pages/starters'
 import { TAGS_PATH, tagRoutes } from './pages/tags'
 import { tokenRoutes } from './pages/tokens'
+import { USAGE_PATH, usageRoutes } from './pages/usage'
 import { VISITORS_PATH, visitorRoutes } from './pages/visitors'
 import { WEBHOOKS_PATH, webhookRoutes } from './pages/webhooks'
 import { DashboardSessions } from './sessions'
@@ -47,7 +49,9 @@ const NAV: NavItem[] = [
   { href: VISITORS_PATH, label: 'Visitors' },
   { href: SEGMENTS_PATH, label: 'Segments' },
   { href: STARTERS_PATH, label: 'Starters' },
+  { href: KB_PATH, label: 'Knowledge base' },
   { href: TAGS_PATH, label: 'Tags' },
+  { href: USAGE_PATH, label: 'Usage' },
   { href: SETTINGS_PATH, label: 'Settings' },
 ]
 
@@ -114,6 +118,8 @@ export function createDashboard(deps: DashboardDeps) {
     .use(tagRoutes(kit))
     .use(webhookRoutes(kit))
     .use(inboxRoutes(kit))
+    .use(kbRoutes(kit))
+    .use(usageRoutes(kit))
     .use(visitorRoutes(kit))
     .use(segmentRoutes(kit))
     .use(starterRoutes(kit))
