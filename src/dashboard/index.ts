@@ -55,10 +55,21 @@ const NAV: NavItem[] = [
   { href: SETTINGS_PATH, label: 'Settings' },
 ]
 
-/** True when a request URL is under /dashboard (checked without parsing the URL). */
+/** The path of a URL starts here (after scheme and host); -1 for a bare origin. */
+function pathStart(url: string): number {
+  return url.indexOf('/', url.indexOf('//') + 2)
+}
+
+/** True for the server root, which sends browsers to the dashboard. */
+function isRoot(url: string): boolean {
+  const start = pathStart(url)
+  return start < 0 || start === url.length - 1 || url.charAt(start + 1) === '?'
+}
+
+/** True when a request URL is under /dashboard, or is the root (checked without parsing the URL). */
 export function isDashboardUrl(url: string): boolean {
-  const start = url.indexOf('/', url.indexOf('//') + 2)
-  if (start < 0) return false
+  if (isRoot(url)) return true
+  const start = pathStart(url)
   if (!url.startsWith(DASHBOARD, start)) return false
   const next = url.charAt(start + DASHBOARD.length)
   return next === '' || next === '/' || next === '?'
@@ -135,7 +146,8 @@ export function createDashboard(deps: DashboardDeps) {
       const requestId = newRequestId()
       ips.set(request, ip)
       requestIds.set(request, requestId)
-      const response = await app.handle(request)
+      // Someone opening the server's address in a browser lands on the dashboard.
+      const response = isRoot(request.url) ? redirect(`${DASHBOARD}/`) : await app.handle(request)
       for (const [k, v] of Object.entries(securityHeaders(requestId))) if (!response.headers.has(k)) response.headers.set(k, v)
       return response
     },

@@ -167,6 +167,8 @@ describe('pages', () => {
     expect(missing.res.status).toBe(404)
     expect(missing.res.headers.get('content-type')).toContain('text/html')
     expect((await get(b, '/dashboard')).res.headers.get('location')).toBe('/dashboard/config_api_tokens.ascx')
+    expect((await get(b, '/')).res.headers.get('location')).toBe('/dashboard/')
+    expect((await get(b, '/?x=1')).res.status).toBe(303)
   })
 
   test('bad ids in URLs are a 400 page, not a 500', async () => {
