@@ -8,7 +8,8 @@ import { createLogger, redactUrl } from '../../src/log'
 function appWithLog() {
   const lines: string[] = []
   const logger = createLogger({ write: (l) => lines.push(l) })
-  const app = new Elysia().use(createPlatformPlugin({ logger, routes: () => new RouteTable(app.routes) })).get('/boom', () => {
+  const routes: () => RouteTable = () => new RouteTable(app.routes)
+  const app = new Elysia().use(createPlatformPlugin({ logger, routes })).get('/boom', () => {
     throw new Error('secret internal detail: /var/lib/mlc/mlc.db')
   })
   return { app, lines }
