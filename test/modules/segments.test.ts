@@ -179,6 +179,20 @@ describe('segments: membership', () => {
     }
   })
 
+  test("a brand-new visitor's first event counts at once; a backdated one outside within_days does not", async () => {
+    const a = await fresh()
+    try {
+      const s = await a.call('POST', '/v1/segments', { body: { name: 'signed up this week', rule: { all: [{ event: 'signed_up', within_days: 7 }] } } })
+      const id = s.body.data.id
+      await a.call('POST', '/v1/track', { body: { key: 'first', name: 'signed_up' } })
+      await a.call('POST', '/v1/track', { body: { key: 'old', name: 'signed_up', timestamp: new Date(a.clock.now() - 8 * DAY).toISOString() } })
+      await a.call('POST', '/v1/track', { body: { key: 'other', name: 'viewed_docs' } })
+      expect(keysOf(await a.call('GET', `/v1/visitors?segment=${id}`))).toEqual(['first'])
+    } finally {
+      a.cleanup()
+    }
+  })
+
   test('a rule change re-evaluates every visitor: some leave, some enter', async () => {
     const a = await fresh()
     try {

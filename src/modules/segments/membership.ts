@@ -8,7 +8,13 @@ import type { Store } from '../../db/store'
 import type { VisitorRow } from '../../db/visitors'
 import { matchesRule, type Rule, type RuleSubject } from './rule'
 
-function subjectOf(store: Store, visitor: VisitorRow, nowMs: number): RuleSubject {
+/** An event known to the caller, for a visitor whose events are all known (created in this transaction). */
+export interface KnownEvent {
+  name: string
+  occurredMs: number
+}
+
+function subjectOf(store: Store, visitor: VisitorRow, nowMs: number, known?: KnownEvent[]): RuleSubject {
   let attrs: Record<string, unknown> | null = null
   return {
     nowMs,
@@ -18,7 +24,8 @@ function subjectOf(store: Store, visitor: VisitorRow, nowMs: number): RuleSubjec
       attrs ??= JSON.parse(visitor.attributes) as Record<string, unknown>
       return Object.hasOwn(attrs, name) ? attrs[name] : undefined
     },
-    countEvents: (event, sinceMs, cap) => store.visitorEvents.count(visitor.id, event, sinceMs, cap),
+    countEvents: (event, sinceMs, cap) =>
+      known ? known.filter((e) => e.name === event && e.occurredMs >= sinceMs).length : store.visitorEvents.count(visitor.id, event, sinceMs, cap),
   }
 }
 
@@ -37,13 +44,14 @@ function ruleOf(text: string): Rule {
 
 /**
  * Re-evaluates one visitor against all the site's segments (call inside the write transaction).
- * `isNew`: the visitor was created in this transaction, so it is in no segment yet.
+ * `created`: the visitor was created in this transaction with exactly these events, so it is in
+ * no segment yet and its event counts need no query (a first page view is the common case).
  */
-export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number, isNew = false): void {
+export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number, created?: { events: KnownEvent[] }): void {
   const segments = store.segments.list(visitor.site_id)
   if (segments.length === 0) return
-  const current = new Set(isNew ? [] : store.segments.memberships(visitor.id).map((m) => m.segment_id))
-  const subject = subjectOf(store, visitor, nowMs)
+  const current = new Set(created ? [] : store.segments.memberships(visitor.id).map((m) => m.segment_id))
+  const subject = subjectOf(store, visitor, nowMs, created?.events)
   for (const s of segments) {
     const matches = matchesRule(ruleOf(s.rule), subject)
     if (matches && !current.has(s.id)) store.segments.addMember(s.id, visitor.id, nowMs)

@@ -109,7 +109,7 @@ export function storeEvent(store: Store, clock: Clock, siteId: number, input: Tr
     ? (store.visitors.recordEvents(siteId, existing.id, 1, input.occurredMs, now) as VisitorRow)
     : store.visitors.insertTracked(siteId, input.key, input.occurredMs, now)
   const row = store.visitorEvents.insert(siteId, visitor.id, input.name, JSON.stringify(input.properties), input.eventId, input.occurredMs, now)
-  evaluateVisitor(store, visitor, now, !existing)
+  evaluateVisitor(store, visitor, now, existing ? undefined : { events: [{ name: input.name, occurredMs: input.occurredMs }] })
   return { event: presentEvent(row, visitor.key, input.properties), duplicate: false }
 }
 

@@ -214,8 +214,10 @@ export function upsertVisitor(store: Store, clock: Clock, siteId: number, input:
     } else {
       row = store.visitors.insert(siteId, key, email ?? null, name ?? null, JSON.stringify(attrs), now)
     }
+    const before = row
     if (input.anonymousId !== undefined) row = absorbAnonymous(store, row, ANONYMOUS_KEY_PREFIX + input.anonymousId, now)
-    evaluateVisitor(store, row, now)
+    // A visitor created just now (and not merged with an anonymous one) has no events yet.
+    evaluateVisitor(store, row, now, !existing && row === before ? { events: [] } : undefined)
     return { visitor: presentVisitor(store, row), row, created: !existing }
   })
 }
