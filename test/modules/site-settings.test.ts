@@ -129,6 +129,15 @@ describe('publishable key on visitors and track', () => {
     )
   })
 
+  test('a page may send the identity token header: the CORS preflight allows it', async () => {
+    const res = await t.request('OPTIONS', '/v1/visitors', {
+      token: null,
+      headers: { origin: 'http://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-mlc-identity-token' },
+    })
+    const allowed = (res.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/,\s*/)
+    expect(allowed).toContain('x-mlc-identity-token')
+  })
+
   test('anonymous visitors need no token; linking one to a key does', async () => {
     const secret = await requireIdentity()
     expect((await t.call('POST', '/v1/track', { token: pk, body: { anonymous_id: 'anon-1', name: 'viewed_home' } })).status).toBe(201)
