@@ -39,19 +39,51 @@ export function createSegmentRepo(db: Database) {
   const removeMember = db.query<null, [number, number]>('DELETE FROM segment_members WHERE segment_id = ? AND visitor_id = ?')
   const memberCount = db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM segment_members WHERE segment_id = ?')
   const memberIds = db.query<{ visitor_id: number }, [number]>('SELECT visitor_id FROM segment_members WHERE segment_id = ?')
+  // Every track re-reads the site's segments, which rarely change: keep them in memory. The cache
+  // is dropped when this repo writes a segment and whenever another connection (the CLI, another
+  // process) has committed anything, which `PRAGMA data_version` reveals.
+  const dataVersion = db.query<{ data_version: number }, []>('PRAGMA data_version')
+  const cache = new Map<number, SegmentRow[]>()
+  let cachedVersion = -1
+  const forget = () => cache.clear()
   return {
     /** A site's segments by id. */
     list: (siteId: number) => list.all(siteId),
+    /** Drops the in-memory segment lists (after a transaction that wrote segments ends, committed or not). */
+    forget,
+    /** A site's segments by id, from memory when nothing changed since they were read (treat as read-only). */
+    listCached: (siteId: number): readonly SegmentRow[] => {
+      const version = dataVersion.get()?.data_version ?? -1
+      if (version !== cachedVersion) {
+        cache.clear()
+        cachedVersion = version
+      }
+      let rows = cache.get(siteId)
+      if (!rows) {
+        rows = list.all(siteId)
+        cache.set(siteId, rows)
+      }
+      return rows
+    },
     /** One segment of a site, or null. */
     get: (siteId: number, id: number) => get.get(siteId, id),
     /** The site's segment with this name, or null. */
     byName: (siteId: number, name: string) => byName.get(siteId, name),
     /** Inserts a segment. */
-    insert: (siteId: number, name: string, ruleJson: string, nowMs: number) => insert.get(siteId, name, ruleJson, nowMs, nowMs) as SegmentRow,
+    insert: (siteId: number, name: string, ruleJson: string, nowMs: number) => {
+      forget()
+      return insert.get(siteId, name, ruleJson, nowMs, nowMs) as SegmentRow
+    },
     /** Replaces name and rule; null if it is not the site's. */
-    update: (siteId: number, id: number, name: string, ruleJson: string, nowMs: number) => update.get(name, ruleJson, nowMs, siteId, id),
+    update: (siteId: number, id: number, name: string, ruleJson: string, nowMs: number) => {
+      forget()
+      return update.get(name, ruleJson, nowMs, siteId, id)
+    },
     /** Deletes a segment and its memberships; false if it is not the site's. */
-    remove: (siteId: number, id: number) => remove.get(siteId, id) !== null,
+    remove: (siteId: number, id: number) => {
+      forget()
+      return remove.get(siteId, id) !== null
+    },
     /** The segments a visitor is in, with entry times. */
     memberships: (visitorId: number) => memberships.all(visitorId),
     /** Puts a visitor in a segment (no-op when already in, keeping the first entry time). */

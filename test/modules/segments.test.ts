@@ -1,5 +1,7 @@
 /** segments: CRUD, rule validation naming the path, membership on identify/track/rule change, entered_utc. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { openStore } from '../../src/db/store'
+import { createSegment, deleteSegment } from '../../src/modules/segments/service'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
@@ -217,6 +219,42 @@ describe('segments: membership', () => {
       expect(keysOf(await a.call('GET', `/v1/visitors?segment=${id}`))).toEqual(['mid'])
       const mid = await a.call('GET', '/v1/visitors?key=mid')
       expect(mid.body.data.segments[0].entered_utc).toBe(new Date(a.clock.now()).toISOString())
+    } finally {
+      a.cleanup()
+    }
+  })
+
+  test('a segment created or deleted through another connection (another process) is seen by the next track', async () => {
+    const a = await fresh()
+    const other = openStore(a.dataDir)
+    try {
+      await a.call('POST', '/v1/track', { body: { key: 'v', name: 'warm_up' } })
+      const seg = createSegment(other, a.clock, a.site1, { name: 'from elsewhere', rule: { all: [{ event: 'clicked' }] } })
+      await a.call('POST', '/v1/track', { body: { key: 'v', name: 'clicked' } })
+      expect((await a.call('GET', '/v1/visitors?key=v')).body.data.segments.map((m: { id: number }) => m.id)).toEqual([seg.id])
+      deleteSegment(other, a.site1, seg.id)
+      const t2 = await a.call('POST', '/v1/track', { body: { key: 'w', name: 'clicked' } })
+      expect(t2.status).toBe(201)
+      expect((await a.call('GET', '/v1/visitors?key=w')).body.data.segments).toEqual([])
+    } finally {
+      other.close()
+      a.cleanup()
+    }
+  })
+
+  test('a segment write that fails leaves no trace in what track evaluates', async () => {
+    const a = await fresh()
+    try {
+      await a.call('POST', '/v1/segments', { body: { name: 'taken', rule: { all: [{ event: 'x' }] } } })
+      const s2 = await a.call('POST', '/v1/segments', { body: { name: 'other', rule: { all: [{ event: 'y' }] } } })
+      expectError(
+        await a.call('PATCH', `/v1/segments/${s2.body.data.id}`, { body: { name: 'taken', rule: { all: [{ event: 'z' }] } } }),
+        409,
+        'conflict',
+        'name',
+      )
+      await a.call('POST', '/v1/track', { body: { key: 'q', name: 'z' } })
+      expect((await a.call('GET', '/v1/visitors?key=q')).body.data.segments).toEqual([])
     } finally {
       a.cleanup()
     }

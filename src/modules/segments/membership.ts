@@ -48,7 +48,7 @@ function ruleOf(text: string): Rule {
  * no segment yet and its event counts need no query (a first page view is the common case).
  */
 export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number, created?: { events: KnownEvent[] }): void {
-  const segments = store.segments.list(visitor.site_id)
+  const segments = store.segments.listCached(visitor.site_id)
   if (segments.length === 0) return
   const current = new Set(created ? [] : store.segments.memberships(visitor.id).map((m) => m.segment_id))
   const subject = subjectOf(store, visitor, nowMs, created?.events)

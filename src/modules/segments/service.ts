@@ -29,6 +29,15 @@ function checkRule(rule: unknown): string {
   return JSON.stringify(validateRule(rule))
 }
 
+/** Runs a segment write in a transaction; the cached segment lists are dropped when it ends, committed or rolled back. */
+function inSegmentTransaction<T>(store: Store, fn: () => T): T {
+  try {
+    return store.transaction(fn)
+  } finally {
+    store.segments.forget()
+  }
+}
+
 /** A site's segments, oldest first. */
 export function listSegments(store: Store, siteId: number): Segment[] {
   return store.segments.list(siteId).map((r) => present(store, r))
@@ -45,7 +54,7 @@ export function getSegment(store: Store, siteId: number, id: number): Segment {
 export function createSegment(store: Store, clock: Clock, siteId: number, input: CreateSegmentInput): Segment {
   const name = normalizeName(input.name)
   const rule = checkRule(input.rule)
-  return store.transaction(() => {
+  return inSegmentTransaction(store, () => {
     if (store.segments.byName(siteId, name)) throw new ConflictError(`A segment named "${name}" already exists.`, 'name')
     const now = clock.now()
     const row = store.segments.insert(siteId, name, rule, now)
@@ -58,7 +67,7 @@ export function createSegment(store: Store, clock: Clock, siteId: number, input:
 export function updateSegment(store: Store, clock: Clock, siteId: number, id: number, input: UpdateSegmentInput): Segment {
   const rule = input.rule === undefined ? undefined : checkRule(input.rule)
   const name = input.name === undefined ? undefined : normalizeName(input.name)
-  return store.transaction(() => {
+  return inSegmentTransaction(store, () => {
     const current = store.segments.get(siteId, id)
     if (!current) throw new NotFoundError(`No segment with id ${id}.`, 'id')
     if (name !== undefined && name !== current.name && store.segments.byName(siteId, name)) {
@@ -73,6 +82,6 @@ export function updateSegment(store: Store, clock: Clock, siteId: number, id: nu
 
 /** Deletes a segment and its memberships. */
 export function deleteSegment(store: Store, siteId: number, id: number): { id: number; deleted: true } {
-  if (!store.transaction(() => store.segments.remove(siteId, id))) throw new NotFoundError(`No segment with id ${id}.`, 'id')
+  if (!inSegmentTransaction(store, () => store.segments.remove(siteId, id))) throw new NotFoundError(`No segment with id ${id}.`, 'id')
   return { id, deleted: true }
 }
