@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchApi } from './bench/api'
+import { benchSdkSize } from './bench/sdk-size'
+import { benchStartup } from './bench/startup'
 import { benchTrack } from './bench/track'
 import { benchWebhooks } from './bench/webhooks'
 
@@ -16,6 +18,8 @@ const sections: [string, (s: number) => Promise<string>][] = [
   ['api', benchApi],
   ['track', benchTrack],
   ['webhooks', benchWebhooks],
+  ['sdk', benchSdkSize],
+  ['startup', benchStartup],
 ]
 
 const parts: string[] = [

@@ -30,6 +30,8 @@ export interface RunningServer {
 
 /** Starts serving with `config`. */
 export async function startServer(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<RunningServer> {
+  // Start-up phases, reported in the `listening` line (where the time goes when a start is slow).
+  const loadedMs = performance.now()
   const clock = opts.clock ?? systemClock
   const logger = opts.logger ?? createLogger({ level: config.logLevel as never, format: config.logFormat })
   // One server per data dir: a second one (or a restore) is refused while this one runs.
@@ -49,7 +51,9 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const metrics = createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
   // Webhook delivery runs in its own thread with its own connection to the same file.
   const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger, metrics })
+  const openedMs = performance.now()
   const app = createApp({ config, store, clock, logger, metrics, webhooks })
+  const builtMs = performance.now()
   app.buckets.restore(store.rateBuckets.loadAll())
 
   const flush = () => {
@@ -105,8 +109,12 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     url,
     data_dir: config.dataDir,
     openapi: `${publicUrlOf({ ...config, port: server.port ?? config.port })}/v1/openapi`,
-    // Time since the process started (loading the program, migrations, first-start setup).
+    // Time since the process started, and its parts: loading the program, opening (and migrating)
+    // the database, building the app.
     startup_ms: Math.round(performance.now()),
+    load_ms: Math.round(loadedMs),
+    open_ms: Math.round(openedMs - loadedMs),
+    build_ms: Math.round(builtMs - openedMs),
   })
   // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
   const setupToken = createSetupLink(store, clock)

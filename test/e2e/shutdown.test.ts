@@ -159,6 +159,80 @@ describe('graceful shutdown', () => {
     expect(tagNames(dir)).not.toContain('never-finished')
   }, 30_000)
 
+  test('SIGTERM while webhooks are being sent: after a restart every event is delivered, none lost', async () => {
+    const dir = join(root, 'hooks')
+    const seen = new Map<string, number>()
+    // A slow receiver: each answer takes 400 ms, so attempts are in flight when the signal comes.
+    const rx = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req) => {
+        await Bun.sleep(400)
+        const id = req.headers.get('webhook-id') ?? '?'
+        seen.set(id, (seen.get(id) ?? 0) + 1)
+        return new Response('ok')
+      },
+    })
+    const env = {
+      ...process.env,
+      MLC_WEBHOOK_ALLOW_PRIVATE: '1',
+      MLC_WEBHOOK_TIMEOUT_MS: '3000',
+      MLC_WEBHOOK_BACKOFF: '1,1,1,1,1',
+      MLC_WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION: '2',
+    } as Record<string, string>
+    const token = await (async () => {
+      const first = await startServerProcess(dir, { env })
+      const t = await writeToken(dir)
+      const headers = { authorization: `Bearer ${t}`, 'content-type': 'application/json' }
+      const sub = (await (
+        await fetch(`${first.url}/v1/webhook_subscriptions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ url: `http://127.0.0.1:${rx.port}/in`, events: ['*'] }),
+        })
+      ).json()) as { data: { id: number } }
+      // 40 pings queued at once, 2 at a time to the slow receiver: 8 s of work, more than a ping waits (4 s).
+      const pings = Array.from({ length: 40 }, () =>
+        fetch(`${first.url}/v1/webhook_subscriptions/${sub.data.id}?action=test`, { method: 'POST', headers }).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      )
+      while (seen.size < 6) await Bun.sleep(20)
+      expect(await first.stop('SIGTERM')).toBe(0)
+      // Every ping request the server accepted was answered (200); none failed with an error status.
+      for (const status of await Promise.all(pings)) expect([200, 0]).toContain(status)
+      // The worker let its attempts in flight finish (or handed them back) before the database closed.
+      expect(first.output()).toMatch(/"msg":"webhook worker stopped","finished":\d+,"handed_back":\d+/)
+      expect(first.output().indexOf('"msg":"webhook worker stopped"')).toBeLessThan(first.output().indexOf('"msg":"stopped"'))
+      return t
+    })()
+    expect(token).toMatch(/^mlc_/)
+    const events = () => {
+      const db = new Database(databasePath(dir), { readonly: true })
+      try {
+        return db.query<{ event_id: string; status: string }, []>('SELECT event_id, status FROM webhook_deliveries').all()
+      } finally {
+        db.close()
+      }
+    }
+    const queued = events()
+    expect(queued.length).toBe(40)
+    expect(queued.some((d) => d.status !== 'succeeded')).toBe(true)
+
+    const second = await startServerProcess(dir, { env })
+    try {
+      const deadline = Date.now() + 20_000
+      while (events().some((d) => d.status !== 'succeeded') && Date.now() < deadline) await Bun.sleep(100)
+    } finally {
+      expect(await second.stop('SIGTERM')).toBe(0)
+      rx.stop(true)
+    }
+    const final = events()
+    expect(final.filter((d) => d.status !== 'succeeded')).toEqual([])
+    for (const d of final) expect(seen.get(d.event_id) ?? 0).toBeGreaterThanOrEqual(1)
+  }, 60_000)
+
   test('a second server on the same data dir is refused while the first runs, and starts after it stops', async () => {
     const dir = join(root, 'twice')
     const first = await startServerProcess(dir)
