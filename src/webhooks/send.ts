@@ -49,6 +49,9 @@ export function classifyError(err: unknown): AttemptError {
 
 async function readHead(res: Response): Promise<string> {
   if (!res.body) return ''
+  // Most receivers answer a few bytes with a Content-Length: read those whole, skipping the stream machinery.
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+  if (declared >= 0 && declared <= RESPONSE_BODY_LIMIT) return await res.text()
   const reader = res.body.getReader()
   const chunks: Uint8Array[] = []
   let total = 0

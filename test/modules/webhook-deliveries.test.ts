@@ -124,7 +124,8 @@ describe('retry through the real worker', () => {
     )
     t.app.webhooks.wake()
     const id = deliveryIds[0] as string
-    await rx.waitFor(1)
+    // Move the clock only once attempt 1 is recorded (its retry is then due at +1 s of the old time).
+    await until(() => t.store.webhooks.getDelivery(t.site1, id)?.status === 'failed', 3000, 'attempt 1')
     t.clock.advance(1000)
     t.app.webhooks.wake()
     await rx.waitFor(2)

@@ -294,12 +294,14 @@ describe('waking and sleeping (wall clock)', () => {
     t.clock.set(Date.now())
     const sent = Date.now()
     const id = emit(t).deliveryIds[0] as string
+    // Bounds are loose for loaded CI machines; with nothing but wake and timer (the idle check is
+    // 60 s), anything this side of a second can only be the wake and the retry timer.
     const [first] = await rx.waitFor(1, 2000)
-    expect((first?.atMs as number) - sent).toBeLessThan(250)
+    expect((first?.atMs as number) - sent).toBeLessThan(500)
     const [, second] = await rx.waitFor(2, 3000)
     const gap = (second?.atMs as number) - (first?.atMs as number)
     expect(gap).toBeGreaterThanOrEqual(590)
-    expect(gap).toBeLessThan(900)
+    expect(gap).toBeLessThan(1500)
     await until(() => delivery(t as WebhookTestApp, id).status === 'succeeded', 2000)
   })
 })

@@ -1,9 +1,10 @@
 /** `webhook_deliveries`: the delivery log (list, one with its attempts) and replay (`?action=retry`). */
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { BadRequestError } from '../../errors'
 import type { ModuleDeps } from '../../http/deps'
 import { Envelope, ok, okPage, PageEnvelope, responses } from '../../http/envelope'
 import { hidden, missingId } from '../../http/missing-id'
+import { TokenQuery } from '../../http/params'
 import { Delivery, DeliveryActionQuery, DeliveryDetail, DeliveryIdParams, ListDeliveriesQuery } from './model'
 import { getDelivery, listDeliveries, retryDelivery } from './service'
 
@@ -24,7 +25,7 @@ export function webhookDeliveriesModule({ auth, store, clock, webhooks }: Module
       },
     })
     .get('/:id', ({ principal, params, set }) => ok(set, getDelivery(deps, principal.siteId, params.id)), {
-      query: DeliveryActionQuery,
+      query: t.Object(TokenQuery),
       params: DeliveryIdParams,
       response: responses({ 200: Envelope(DeliveryDetail) }, [400, 404]),
       detail: { ...detail, summary: 'Get a webhook delivery with its attempt log' },
