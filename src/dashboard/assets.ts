@@ -119,7 +119,7 @@ const JS = `
     var every = Number(el.getAttribute('data-refresh')) || 3000;
     setInterval(function () {
       if (document.hidden || el.contains(document.activeElement)) return;
-      fetch(location.href, { credentials: 'same-origin', headers: { 'x-mlc-partial': '1' } }).then(function (r) { return r.ok ? r.text() : null; }).then(function (body) {
+      fetch(location.href, { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.text() : null; }).then(function (body) {
         if (!body) return;
         var fresh = new DOMParser().parseFromString(body, 'text/html').getElementById(el.id);
         if (fresh && fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
@@ -144,7 +144,9 @@ const JS = `
       var proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
       var ws = new WebSocket(proto + '//' + location.host + live.getAttribute('data-live-ws'));
       ws.onopen = function () { delay = 500; if (status) status.textContent = 'Live: new chats and messages appear here.'; live.setAttribute('data-live', 'open'); };
-      ws.onmessage = function () { refresh(); };
+      // A burst of events (a message and its status change) makes one re-read.
+      var pending = null;
+      ws.onmessage = function () { clearTimeout(pending); pending = setTimeout(refresh, 100); };
       ws.onclose = function () {
         live.setAttribute('data-live', 'closed');
         if (status) status.textContent = 'Reconnecting...';

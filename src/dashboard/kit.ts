@@ -205,6 +205,7 @@ function shell(title: string, header: Html, main: Html): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · mlc dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${DASHBOARD}/assets/dashboard.css">
 <script src="${DASHBOARD}/assets/dashboard.js" defer></script>
 </head>
