@@ -12,8 +12,13 @@ export class SchemaTooNewError extends Error {}
 /** Brings the schema up to date; returns the versions applied now. */
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS, nowMs = Date.now()): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)')
-  const row = db.query<{ v: number | null }, []>('SELECT MAX(version) AS v FROM schema_migrations').get()
-  const current = row?.v ?? 0
+  const done = new Set(
+    db
+      .query<{ version: number }, []>('SELECT version FROM schema_migrations')
+      .all()
+      .map((r) => r.version),
+  )
+  const current = Math.max(0, ...done)
   const latest = migrations.at(-1)?.version ?? 0
   if (current > latest) {
     throw new SchemaTooNewError(
@@ -23,7 +28,9 @@ export function migrate(db: Database, migrations: Migration[] = MIGRATIONS, nowM
   const applied: number[] = []
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)')
   for (const m of migrations) {
-    if (m.version <= current) continue
+    // Apply every version not recorded yet, not only those above the highest: a data dir touched
+    // by a development build that had a later number first still gets the earlier one.
+    if (done.has(m.version)) continue
     db.transaction(() => {
       db.exec(m.sql)
       record.run(m.version, m.name, nowMs)
