@@ -40,6 +40,13 @@ export const OPTIONS = {
     min: 50,
     help: 'how often request counters and rate-limit buckets are written to disk',
   },
+  checkpointIntervalMs: {
+    env: 'MLC_CHECKPOINT_INTERVAL_MS',
+    kind: 'int',
+    default: '250',
+    min: 0,
+    help: 'how often a background thread copies the WAL into the database file (0: the writing thread does it)',
+  },
   authFailuresPerMinute: {
     env: 'MLC_AUTH_FAILURES_PER_MINUTE',
     kind: 'int',

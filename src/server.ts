@@ -9,6 +9,7 @@ import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
 import { isLiveUrl } from './dashboard/live'
+import { startCheckpointer } from './db/checkpointer'
 import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
@@ -50,6 +51,13 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
 
   const metrics = createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
   // Webhook delivery runs in its own thread with its own connection to the same file.
+  // WAL checkpoints (the only disk waits of a write) run on their own thread, off the request path.
+  const checkpointer =
+    config.checkpointIntervalMs > 0
+      ? startCheckpointer(store.db, databasePath(config.dataDir), config.checkpointIntervalMs, (error) =>
+          logger.warn('checkpoint thread unavailable; the writer checkpoints itself', { error }),
+        )
+      : null
   const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger, metrics })
   const openedMs = performance.now()
   const app = createApp({ config, store, clock, logger, metrics, webhooks })
@@ -147,6 +155,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
         logger.error('webhook worker did not stop cleanly; its leases expire and are claimed again', { error: String(err) })
       }
       flush()
+      await checkpointer?.stop()
       store.close()
       lock.release()
       logger.info('stopped', { duration_ms: Math.round(performance.now() - started) })

@@ -20,7 +20,8 @@ export default {
       UNIQUE (site_id, key)
     );
     CREATE INDEX visitors_activity ON visitors(site_id, last_seen_ms, id);
-    CREATE INDEX visitors_email ON visitors(site_id, email);
+    -- Only visitors with an email are indexed (most tracked visitors have none), case-insensitively.
+    CREATE INDEX visitors_email ON visitors(site_id, lower(email)) WHERE email IS NOT NULL;
     CREATE TABLE visitor_events (
       id INTEGER PRIMARY KEY,
       site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
