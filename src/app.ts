@@ -19,7 +19,7 @@ import { RouteTable } from './http/route-table'
 import { createWebSocketGateway } from './http/websocket'
 import type { Logger } from './log'
 import { redactUrl } from './log'
-import { createPlatformMetrics, type PlatformMetrics, registerWebhookGauges, ResourceClassifier } from './metrics/platform'
+import { createPlatformMetrics, type PlatformMetrics, ResourceClassifier, registerWebhookGauges } from './metrics/platform'
 import { assetsModule } from './modules/assets'
 import { chatSettingsModule } from './modules/chat-settings'
 import { conversationStartersModule } from './modules/conversation-starters'
@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps) {
     .use(chatSettingsModule(moduleDeps))
     .use(widgetModule(moduleDeps))
 
-  const classifier = new ResourceClassifier(() => app.routes)
+  const classifier = new ResourceClassifier(() => app.routes, ['dashboard'])
 
   /** Handles one request. `ip` is the client address as the server saw it. */
   async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {

@@ -6,7 +6,7 @@
  * the current database aside, and moves the backup into place.
  */
 import { Database } from 'bun:sqlite'
-import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chownSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { lockDataDir } from './lock'
 import { latestSchemaVersion, SchemaTooNewError } from './migrate'
@@ -86,6 +86,9 @@ export function restoreDatabase(dataDir: string, file: string, stamp: string): {
   const lock = lockDataDir(dataDir, 'cannot restore')
   try {
     const target = databasePath(dataDir)
+    // Run as root (sudo), the restored file would belong to root and the service user could not
+    // write it: give it the owner of the database it replaces, or of the data dir.
+    const owner = statSync(existsSync(target) ? target : dataDir)
     let previous: string | null = null
     if (existsSync(target)) {
       previous = `${target}.pre-restore-${stamp}`
@@ -106,6 +109,7 @@ export function restoreDatabase(dataDir: string, file: string, stamp: string): {
     }
     const incoming = `${target}.restoring`
     copyFileSync(source, incoming)
+    if (process.getuid?.() === 0 && owner.uid !== 0) chownSync(incoming, owner.uid, owner.gid)
     for (const f of [target, `${target}-wal`, `${target}-shm`]) rmSync(f, { force: true })
     renameSync(incoming, target)
     return { schemaVersion, previous }

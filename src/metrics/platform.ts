@@ -51,11 +51,15 @@ export class ResourceClassifier {
   private api: Set<string> | null = null
   private top: Set<string> | null = null
 
-  constructor(private readonly routes: () => { path: string }[]) {}
+  /** `extraTop` names first segments served outside the router (the dashboard). */
+  constructor(
+    private readonly routes: () => { path: string }[],
+    private readonly extraTop: readonly string[] = [],
+  ) {}
 
   private load(): void {
     const api = new Set<string>()
-    const top = new Set<string>()
+    const top = new Set<string>(this.extraTop)
     for (const r of this.routes()) {
       const m = /^\/([^/:*]+)(?:\/([^/:*]+))?/.exec(r.path)
       if (!m?.[1]) continue

@@ -5,7 +5,7 @@
 
 import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { databasePath } from '../../src/db/open'
 import { runCli, startServerProcess } from '../e2e/server'
@@ -107,6 +107,22 @@ describe('mlc backup during writes, then mlc restore', () => {
     // The kept copy has every write, including those after the snapshot; the live one is the snapshot.
     expect(tagNames(join(live, kept!)).length).toBeGreaterThan(tagNames(databasePath(live)).length)
     expect(tagNames(databasePath(live))).toEqual(tagNames(file))
+  })
+})
+
+describe('restore run as root', () => {
+  test('the restored database keeps the owner of the one it replaces (sudo mlc restore)', async () => {
+    // CI runs as root (.ci/run installs packages); the service user here is a made-up uid.
+    expect(process.getuid?.()).toBe(0)
+    const dir = join(root, 'owned')
+    expect((await runCli(['site', 'list'], { MLC_DATA_DIR: dir })).code).toBe(0)
+    chownSync(dir, 4242, 4242)
+    chownSync(databasePath(dir), 4242, 4242)
+    const file = join(root, 'owned-backup.db')
+    expect((await runCli(['backup', file], { MLC_DATA_DIR: dir })).code).toBe(0)
+    expect((await runCli(['restore', file], { MLC_DATA_DIR: dir })).code).toBe(0)
+    expect(statSync(databasePath(dir)).uid).toBe(4242)
+    expect(statSync(databasePath(dir)).gid).toBe(4242)
   })
 })
 

@@ -59,6 +59,31 @@ describe('dist/mlc', () => {
     }
   })
 
+  test('is ready (worker thread inside), serves OpenAPI and the dashboard, answers its own healthcheck, backs up while serving', async () => {
+    const data = join(dir, 'data-ops')
+    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env: emptyEnv })
+    try {
+      let ready = 0
+      for (let i = 0; i < 100 && ready !== 200; i++) {
+        ready = (await fetch(`${server.url}/readyz`)).status
+        if (ready !== 200) await Bun.sleep(50)
+      }
+      expect(ready).toBe(200)
+      const doc = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as { paths: Record<string, unknown> }
+      expect(Object.keys(doc.paths)).toContain('/v1/tags/')
+      const page = await fetch(`${server.url}/dashboard/`)
+      expect(page.status).toBe(200)
+      expect(await page.text()).toContain('<html')
+      const health = spawnSync([bin, 'healthcheck'], { env: { ...emptyEnv, MLC_PORT: String(server.port) }, cwd: dir })
+      expect(health.exitCode).toBe(0)
+      const backup = spawnSync([bin, 'backup', join(dir, 'ops-backup.db'), '--data-dir', data], { env: emptyEnv, cwd: dir })
+      expect(backup.stderr.toString()).toBe('')
+      expect(backup.exitCode).toBe(0)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+  })
+
   test('delivers a signed webhook from its worker thread to a loopback receiver', async () => {
     const data = join(dir, 'data-webhooks')
     const received: { headers: Headers; body: string }[] = []

@@ -74,8 +74,8 @@ describe('MetricsRegistry', () => {
 })
 
 describe('ResourceClassifier', () => {
-  const routes = [{ path: '/healthz' }, { path: '/v1/tags' }, { path: '/v1/tags/:id' }, { path: '/v1/api.ashx' }, { path: '/dashboard/*' }]
-  const c = new ResourceClassifier(() => routes)
+  const routes = [{ path: '/healthz' }, { path: '/v1/tags' }, { path: '/v1/tags/:id' }, { path: '/v1/api.ashx' }]
+  const c = new ResourceClassifier(() => routes, ['dashboard'])
   const cases: [string, string][] = [
     ['http://h/v1/tags', 'tags'],
     ['http://h/v1/tags/12?token=x', 'tags'],

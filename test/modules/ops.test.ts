@@ -71,6 +71,7 @@ describe('GET /metrics', () => {
     await t.call('GET', '/v1/tags', { token: null })
     await t.call('GET', '/v1/nonsense')
     await t.call('GET', '/wp-login.php')
+    await t.call('GET', '/dashboard/', { token: null })
     // Exhaust the failed-auth limit (30 per minute per IP) to produce 429s.
     for (let i = 0; i < 32; i++) await t.call('GET', '/v1/tags', { token: 'mlc_wrong', ip: '10.0.0.9' })
     const res = await t.request('GET', '/metrics', { token: null })
@@ -82,6 +83,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'mlc_http_requests_total{resource="tags",status="429"}')).toBe(2)
     expect(sample(text, 'mlc_http_requests_total{resource="unmatched",status="404"}')).toBe(2)
     expect(sample(text, 'mlc_rate_limit_rejections_total{resource="tags"}')).toBe(2)
+    // The dashboard is served outside the router and still has its own label.
+    expect(sample(text, 'mlc_http_requests_total{resource="dashboard",status="303"}')).toBe(1)
     expect(sample(text, 'mlc_http_request_duration_seconds_count{resource="tags"}')).toBe(35)
     expect(sample(text, 'mlc_http_request_duration_seconds_bucket{resource="tags",le="+Inf"}')).toBe(35)
     expect(sample(text, 'mlc_webhook_queue_depth')).toBe(0)
