@@ -28,6 +28,7 @@ export class Authenticator {
   private cache = new Map<string, Principal>()
   private epoch: string | null = null
   private lastCheckMs = Number.NEGATIVE_INFINITY
+  private seenLocalBumps = -1
 
   constructor(
     private readonly store: Store,
@@ -38,7 +39,10 @@ export class Authenticator {
   /** Drops the cache if another writer changed tokens or sites since the last check. */
   checkEpoch(force = false): void {
     const now = this.clock.now()
-    if (!force && now - this.lastCheckMs < this.epochCheckMs) return
+    // A change made in this process (dashboard, API) is seen at once; another process's within epochCheckMs.
+    const local = this.store.meta.localBumps()
+    if (!force && local === this.seenLocalBumps && now - this.lastCheckMs < this.epochCheckMs) return
+    this.seenLocalBumps = local
     this.lastCheckMs = now
     const epoch = this.store.meta.get('auth_epoch')
     if (epoch !== this.epoch) {

@@ -94,6 +94,19 @@ describe('authentication', () => {
     expectError(await t.call('GET', '/v1/tags', { token: tok.token }), 401, 'unauthorized')
   })
 
+  test('a token revoked or rotated in this process stops working at once', async () => {
+    const { createToken, revokeToken, rotateToken } = await import('../../src/modules/tokens/service')
+    const a = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    const b = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    expect((await t.call('GET', '/v1/tags', { token: a.token })).status).toBe(200)
+    expect((await t.call('GET', '/v1/tags', { token: b.token })).status).toBe(200)
+    revokeToken(t.store, t.clock, a.id)
+    const rotated = rotateToken(t.store, b.id)
+    expectError(await t.call('GET', '/v1/tags', { token: a.token }), 401, 'unauthorized')
+    expectError(await t.call('GET', '/v1/tags', { token: b.token }), 401, 'unauthorized')
+    expect((await t.call('GET', '/v1/tags', { token: rotated.token })).status).toBe(200)
+  })
+
   test('failed authentication is limited per client IP', async () => {
     const ip = '203.0.113.77'
     let last = await t.call('GET', '/v1/tags', { token: 'mlc_guess', ip })
