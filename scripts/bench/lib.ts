@@ -3,10 +3,11 @@
  * loopback, load them with autocannon (run under Node, as a separate process), parse results.
  * Every run is bounded in time and stops by itself.
  */
-import { type Subprocess, spawn } from 'bun'
+
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Subprocess, spawn } from 'bun'
 
 export const ROOT = new URL('../..', import.meta.url).pathname
 

@@ -7,7 +7,7 @@ import type { Message } from '../modules/messages/model'
 import type { Session, VisitorRef } from '../modules/sessions/model'
 
 /** The visitor reference of a joined row. */
-export function visitorRef(row: { visitor_key: string; visitor_name: string | null; visitor_email: string | null }): VisitorRef {
+export function visitorRef(row: { visitor_key: string | null; visitor_name: string | null; visitor_email: string | null }): VisitorRef {
   return { key: row.visitor_key, name: row.visitor_name, email: row.visitor_email }
 }
 

@@ -13,7 +13,7 @@ export interface ChatSessionRow {
   id: string
   site_id: number
   /** The visitor's key: the identified key, else the anonymous id. */
-  visitor_key: string
+  visitor_key: string | null
   /** The anonymous id the session was opened with; when set it is the visitor's credential. */
   anon_id: string | null
   status: SessionStatus
@@ -55,7 +55,7 @@ export interface HandoffRow {
 /** A handoff with its session id and visitor. */
 export interface HandoffView extends HandoffRow {
   session_id: string
-  visitor_key: string
+  visitor_key: string | null
   visitor_name: string | null
   visitor_email: string | null
 }
@@ -72,7 +72,7 @@ export interface FeedbackRow {
 /** Feedback with its session id and visitor. */
 export interface FeedbackView extends FeedbackRow {
   session_id: string
-  visitor_key: string
+  visitor_key: string | null
   visitor_name: string | null
   visitor_email: string | null
 }
@@ -158,6 +158,14 @@ export function createChatRepo(db: Database) {
      ON CONFLICT (site_id) DO UPDATE SET max_bot_replies = ?2, min_confidence = ?3, updated_ms = ?4 RETURNING *`,
   )
 
+  // Privacy erasure keeps the rows that carry counts (AI replies, tokens, ratings) but blanks every
+  // word the visitor or the agents wrote about them and detaches the session from the visitor.
+  const eraseSessionIdentity = db.query<{ seq: number }, [number, string]>(
+    'UPDATE chat_sessions SET visitor_key = NULL, anon_id = NULL WHERE site_id = ? AND visitor_key = ? RETURNING seq',
+  )
+  const eraseMessages = db.query<never, [number]>("UPDATE chat_messages SET text = '', author = NULL WHERE session_seq = ?")
+  const eraseHandoff = db.query<never, [number]>("UPDATE handoffs SET summary = '' WHERE session_seq = ?")
+  const eraseFeedback = db.query<never, [number]>('UPDATE feedback SET comment = NULL WHERE session_seq = ?')
   const messageUsage = db.query<{ ai_replies: number | null; tokens: number | null }, [number, number, number]>(
     `SELECT SUM(CASE WHEN role = 'ai' THEN 1 ELSE 0 END) AS ai_replies, SUM(tokens) AS tokens
      FROM chat_messages WHERE site_id = ? AND created_ms >= ? AND created_ms < ?`,
@@ -223,6 +231,17 @@ export function createChatRepo(db: Database) {
     /** Stores a site's chat settings. */
     saveSettings: (siteId: number, maxBotReplies: number, minConfidence: number, nowMs: number) =>
       saveSettings.get(siteId, maxBotReplies, minConfidence, nowMs) as ChatSettingsRow,
+
+    /** Erases what a visitor's chats say (call inside the visitor-erasure transaction); returns the session count. */
+    eraseVisitor: (siteId: number, visitorKey: string) => {
+      const sessions = eraseSessionIdentity.all(siteId, visitorKey)
+      for (const { seq } of sessions) {
+        eraseMessages.run(seq)
+        eraseHandoff.run(seq)
+        eraseFeedback.run(seq)
+      }
+      return sessions.length
+    },
 
     /** Bot replies and tokens of a site in [fromMs, toMs). */
     usage: (siteId: number, fromMs: number, toMs: number) => {

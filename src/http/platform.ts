@@ -64,7 +64,8 @@ export function createPlatformPlugin(deps: { logger: Logger; routes: () => Route
       const cause = (error as { cause?: unknown })?.cause
       if (error instanceof ApiError) apiError = error
       else if (code === 'PARSE' && cause instanceof ApiError) apiError = cause
-      else if (code === 'VALIDATION') apiError = validationError(error as never)
+      // A response that fails its own schema is our bug, not the caller's: it falls through to the 500 below.
+      else if (code === 'VALIDATION' && (error as { type?: string }).type !== 'response') apiError = validationError(error as never)
       else if (code === 'NOT_FOUND') {
         const url = new URL(request.url)
         const found = deps.routes().unmatched(request.method, url.pathname)

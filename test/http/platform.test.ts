@@ -1,6 +1,6 @@
 /** The platform plugin on its own: 500s reveal nothing and log one line under the request id. */
 import { describe, expect, test } from 'bun:test'
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { createPlatformPlugin } from '../../src/http/platform'
 import { RouteTable } from '../../src/http/route-table'
 import { createLogger, redactUrl } from '../../src/log'
@@ -9,9 +9,12 @@ function appWithLog() {
   const lines: string[] = []
   const logger = createLogger({ write: (l) => lines.push(l) })
   const routes: () => RouteTable = () => new RouteTable(app.routes)
-  const app = new Elysia().use(createPlatformPlugin({ logger, routes })).get('/boom', () => {
-    throw new Error('secret internal detail: /var/lib/mlc/mlc.db')
-  })
+  const app = new Elysia()
+    .use(createPlatformPlugin({ logger, routes }))
+    .get('/boom', () => {
+      throw new Error('secret internal detail: /var/lib/mlc/mlc.db')
+    })
+    .get('/bad-shape', () => ({ id: 'not-a-number' }) as never, { response: { 200: t.Object({ id: t.Integer() }) } })
   return { app, lines }
 }
 
@@ -31,6 +34,18 @@ describe('internal errors', () => {
     expect(logged.stack).toContain('secret internal detail')
     expect(logged.path).toBe('/boom?token=REDACTED')
     expect(lines.join('\n')).not.toContain('mlc_secret')
+  })
+})
+
+describe('a response that breaks its own schema', () => {
+  test('is our bug: 500 internal_error, logged, never a 400 blaming the caller', async () => {
+    const { app, lines } = appWithLog()
+    const res = await app.handle(new Request('http://localhost/bad-shape'))
+    const body = (await res.json()) as any
+    expect(res.status).toBe(500)
+    expect(body.error.code).toBe('internal_error')
+    expect(body.error.param).toBeUndefined()
+    expect(lines.some((l) => JSON.parse(l).request_id === body.error.request_id)).toBe(true)
   })
 })
 

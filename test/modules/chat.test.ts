@@ -84,7 +84,7 @@ describe('a scripted chat', () => {
     expect(fb.body.data).toMatchObject({ session_id: sid, rating: 4, comment: 'Quick and kind.' })
 
     const tr = await t.call('GET', `/v1/api.ashx?resource=transcripts&sessionId=${sid}`, { token: t.readToken })
-    expect(tr.status).toBe(200)
+    expect(tr.body).toMatchObject({ ok: true })
     expect(tr.body.data).toMatchObject({ session_id: sid, status: 'closed', handoff_reason: 'visitor_requested', rating: 4 })
     expect(tr.body.data.messages.map((m: { role: string }) => m.role)).toEqual(['visitor', 'ai', 'visitor', 'system', 'agent', 'visitor', 'system'])
     expect(tr.body.data.ended_utc).toBe(closed.body.data.ended_utc)
@@ -118,6 +118,26 @@ describe('a scripted chat', () => {
     expect(s.body.data.visitor).toEqual({ key: 'u_42', name: 'Jay', email: 'jay@example.com' })
     const ev = eventsOf('handoff').find((e) => e.session_id === sid)
     expect(ev?.visitor).toEqual({ key: 'u_42', name: 'Jay', email: 'jay@example.com' })
+  })
+
+  test("erasing a visitor blanks their chats' words and detaches them; usage and ratings stay", async () => {
+    await t.call('POST', '/v1/visitors', { body: { key: 'u_erase', name: 'Erin', email: 'erin@example.com' } })
+    const v = new Visitor(t, pk, { visitor_key: 'u_erase' }, '10.9.9.10')
+    const sid = await v.open()
+    await v.say(sid, 'My card number is 4242 and I live at 1 Main St')
+    await v.call('POST', `/sessions/${sid}/handoff`)
+    const usageBefore = (await t.call('GET', '/v1/usage')).body.data
+    expect((await t.call('DELETE', '/v1/visitors?key=u_erase')).status).toBe(200)
+    const tr = await t.call('GET', `/v1/transcripts?sessionId=${sid}`)
+    expect(tr.body).toMatchObject({ ok: true })
+    const everything = JSON.stringify(tr.body.data)
+    expect(everything).not.toContain('4242')
+    expect(everything).not.toContain('u_erase')
+    expect(everything).not.toContain('erin@example.com')
+    const handoffs = JSON.stringify((await t.call('GET', '/v1/handoffs')).body.data)
+    expect(handoffs).not.toContain('u_erase')
+    expect(handoffs).not.toContain('4242')
+    expect((await t.call('GET', '/v1/usage')).body.data).toEqual(usageBefore)
   })
 
   test('the enabled conversation starters come with a new session, in order', async () => {

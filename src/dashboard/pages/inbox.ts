@@ -46,6 +46,7 @@ const ROLE_WORDS: Record<string, string> = { visitor: 'Visitor', ai: 'AI', agent
 const NOTICES: Record<string, string> = { sent: 'Reply sent: the visitor sees it now.', closed: 'Chat closed: the visitor may now rate it.' }
 
 function who(v: Session['visitor']): string {
+  if (v.key === null) return 'Erased visitor'
   const anonymous = v.key.startsWith('anon:')
   return v.name ?? v.email ?? (anonymous ? 'Anonymous visitor' : v.key)
 }
@@ -81,7 +82,7 @@ function transcriptView(ctx: PageContext, id: string): { html: Html; closed: boo
     closed: t.status === 'closed',
     html: html`<h2 id="chat-heading">Chat with ${who(visitor)}</h2>
 <p><span class="badge ${STATUS_BADGE[t.status] ?? ''}">${STATUS_WORDS[t.status] ?? t.status}</span>
-${visitor.key.startsWith('anon:') ? '' : html` · <a href="${href(ctx, VISITORS_PATH, { key: visitor.key })}">Visitor profile</a>`}
+${visitor.key === null || visitor.key.startsWith('anon:') ? '' : html` · <a href="${href(ctx, VISITORS_PATH, { key: visitor.key })}">Visitor profile</a>`}
 ${visitor.email ? html` · ${visitor.email}` : ''} · started ${timeIso(t.started_utc)}${t.rating !== null ? html` · rated ${t.rating}/5` : ''}</p>
 ${
   t.summary

@@ -13,7 +13,7 @@ export const HandoffReason = t.Union([t.Literal('visitor_requested'), t.Literal(
 
 /** The visitor of a chat: their key (`anon:<id>` for anonymous visitors) and profile, when known. */
 export const VisitorRef = t.Object({
-  key: t.String({ description: 'Visitor key; anonymous visitors are `anon:<anonymous id>`.' }),
+  key: t.Union([t.String(), t.Null()], { description: 'Visitor key; anonymous visitors are `anon:<anonymous id>`; null once the visitor was erased.' }),
   name: NullableString,
   email: NullableString,
 })

@@ -233,9 +233,17 @@ export function getVisitor(store: Store, siteId: number, key: string): VisitorDe
   return { ...presentVisitor(store, row), events }
 }
 
-/** Erases a visitor: attributes, events and memberships go with the row. 404 when unknown. */
+/**
+ * Erases a visitor: attributes, events and memberships go with the row, and the text of their
+ * chats (messages, handoff summary, rating comment) is blanked and detached from them; the counts
+ * behind usage and ratings stay. 404 when unknown.
+ */
 export function deleteVisitor(store: Store, siteId: number, key: string): { key: string; deleted: true } {
-  const id = store.transaction(() => store.visitors.remove(siteId, checkKey(key)))
+  const id = store.transaction(() => {
+    const removed = store.visitors.remove(siteId, checkKey(key))
+    if (removed !== null) store.chat.eraseVisitor(siteId, key)
+    return removed
+  })
   if (id === null) throw new NotFoundError(`No visitor with key "${key}".`, 'key')
   return { key, deleted: true }
 }
