@@ -1,5 +1,6 @@
 /** Segments of a site and their memberships. Every statement is scoped by site id. */
 import type { Database } from 'bun:sqlite'
+import { createVersionedCache } from './versioned-cache'
 
 export interface SegmentRow {
   id: number
@@ -42,9 +43,7 @@ export function createSegmentRepo(db: Database) {
   // Every track re-reads the site's segments, which rarely change: keep them in memory. The cache
   // is dropped when this repo writes a segment and whenever another connection (the CLI, another
   // process) has committed anything, which `PRAGMA data_version` reveals.
-  const dataVersion = db.query<{ data_version: number }, []>('PRAGMA data_version')
-  const cache = new Map<number, SegmentRow[]>()
-  let cachedVersion = -1
+  const cache = createVersionedCache<number, SegmentRow[]>(db)
   const forget = () => cache.clear()
   return {
     /** A site's segments by id. */
@@ -52,19 +51,7 @@ export function createSegmentRepo(db: Database) {
     /** Drops the in-memory segment lists (after a transaction that wrote segments ends, committed or not). */
     forget,
     /** A site's segments by id, from memory when nothing changed since they were read (treat as read-only). */
-    listCached: (siteId: number): readonly SegmentRow[] => {
-      const version = dataVersion.get()?.data_version ?? -1
-      if (version !== cachedVersion) {
-        cache.clear()
-        cachedVersion = version
-      }
-      let rows = cache.get(siteId)
-      if (!rows) {
-        rows = list.all(siteId)
-        cache.set(siteId, rows)
-      }
-      return rows
-    },
+    listCached: (siteId: number): readonly SegmentRow[] => cache.get(siteId, () => list.all(siteId)),
     /** One segment of a site, or null. */
     get: (siteId: number, id: number) => get.get(siteId, id),
     /** The site's segment with this name, or null. */

@@ -67,6 +67,18 @@ describe('tags', () => {
     expect((await t.call('GET', `/v1/tags/${id}`)).body.data.name).toBe('private')
   })
 
+  test('the in-memory list follows writes from this process and from other connections', async () => {
+    const before = (await t.call('GET', '/v1/tags')).body.data.length
+    await t.call('POST', '/v1/tags', { body: { name: 'cached-1', color: '#000000' } })
+    expect((await t.call('GET', '/v1/tags')).body.data).toHaveLength(before + 1)
+    const { openStore } = await import('../../src/db/store')
+    const other = openStore(t.dataDir)
+    other.tags.insert(t.site1, 'from-another-connection', '#000000', t.clock.now())
+    other.close()
+    const names = (await t.call('GET', '/v1/tags')).body.data.map((x: { name: string }) => x.name)
+    expect(names).toContain('from-another-connection')
+  })
+
   test('the same name may exist on two sites', async () => {
     await t.call('POST', '/v1/tags', { body: { name: 'shared', color: '#000000' } })
     expect((await t.call('POST', '/v1/tags', { token: t.otherSiteToken, body: { name: 'shared', color: '#000000' } })).status).toBe(201)
