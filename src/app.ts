@@ -131,13 +131,11 @@ export function createApp(deps: AppDeps) {
   async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {
     const started = performance.now()
     let req = request
-    let url: URL | null = null
     if (request.method === 'OPTIONS') {
       return new Response(null, { status: 204, headers: { ...PREFLIGHT_HEADERS, [REQUEST_ID_HEADER]: newRequestId() } })
     }
     if (request.url.includes('.ashx')) {
-      url = new URL(request.url)
-      const canonical = canonicalUrl(url)
+      const canonical = canonicalUrl(request.url)
       if (canonical) req = new Request(canonical, request)
     }
     clientIps.set(req, ip)
@@ -148,7 +146,7 @@ export function createApp(deps: AppDeps) {
     metrics.latency.observe([resource], (performance.now() - started) / 1000)
     if (status === 429) metrics.rateLimited.inc([resource])
     if (logger.enabled('info')) {
-      url ??= new URL(request.url)
+      const url = new URL(request.url)
       logger.info('request', {
         request_id: response.headers.get(REQUEST_ID_HEADER),
         method: request.method,

@@ -1,20 +1,23 @@
 /**
  * The product page's URL form, `/v1/api.ashx?resource=NAME&id=ID&action=A`, rewritten to the
- * canonical `/v1/NAME/ID?action=A` before routing, so one handler serves both.
+ * canonical `/v1/NAME/ID?action=A` before routing, so one handler serves both. Works on the URL
+ * string: this runs for every legacy request, and a URL object costs more than the routing itself.
  */
 const LEGACY_PATH = '/v1/api.ashx'
 
 /** The canonical URL for a legacy one, or null when `url` is not legacy (or names no resource). */
-export function canonicalUrl(url: URL): URL | null {
-  if (url.pathname.toLowerCase() !== LEGACY_PATH) return null
-  const params = new URLSearchParams(url.search)
+export function canonicalUrl(url: string): string | null {
+  const pathStart = url.indexOf('/', url.indexOf('//') + 2)
+  if (pathStart < 0) return null
+  const queryStart = url.indexOf('?', pathStart)
+  const path = url.slice(pathStart, queryStart < 0 ? undefined : queryStart)
+  if (path.toLowerCase() !== LEGACY_PATH) return null
+  const params = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1))
   const resource = params.get('resource')
   if (!resource) return null
   const id = params.get('id')
   params.delete('resource')
   params.delete('id')
-  const out = new URL(url)
-  out.pathname = `/v1/${encodeURIComponent(resource)}${id ? `/${encodeURIComponent(id)}` : ''}`
-  out.search = params.toString()
-  return out
+  const query = params.size > 0 ? `?${params.toString()}` : ''
+  return `${url.slice(0, pathStart)}/v1/${encodeURIComponent(resource)}${id ? `/${encodeURIComponent(id)}` : ''}${query}`
 }
