@@ -17,10 +17,11 @@ export type FromCheckpointer = { type: 'ready' } | { type: 'stopped' } | { type:
 /** Runs one PASSIVE checkpoint; returns the WAL frames still not copied (-1 when it could not run). */
 export function checkpointOnce(db: ReturnType<typeof openDatabase>): number {
   const row = db.query<{ busy: number; log: number; checkpointed: number }, []>('PRAGMA wal_checkpoint(PASSIVE)').get()
-  if (!row || row.busy !== 0) return -1
+  if (row?.busy !== 0) return -1
   if (row.log > 0 && row.log === row.checkpointed) {
-    // Everything is copied: restart the WAL from its beginning. Readers of a non-empty WAL look every page up in
-    // the WAL index first (a cached GET costs ~3x more); after a restart they read the file directly. RESTART, not TRUNCATE: re-growing the file costs writers.
+    // Everything is copied: restart the WAL from its beginning. Readers of a non-empty WAL look every
+    // page up in the WAL index first (a cached read costs ~3x more); after a restart they read the
+    // file directly. RESTART, not TRUNCATE: re-growing the file would cost the writers.
     // With busy_timeout 0 this gives up at once if a reader or writer is active, never blocking them.
     db.query('PRAGMA wal_checkpoint(RESTART)').get()
   }
