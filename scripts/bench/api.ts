@@ -2,7 +2,7 @@
  * API bench: authenticated, rate-limited, counted `GET tags` (32 connections) against a bare
  * Bun.serve returning the same bytes, in the same run. Target: >= 50% of baseline req/s, p99 < 5 ms.
  */
-import { load, resultTable, startBaseline, startMlc } from './lib'
+import { interleaved, load, ROUNDS, resultTable, startBaseline, startMlc } from './lib'
 
 /** Runs the section; returns its Markdown. */
 export async function benchApi(seconds: number): Promise<string> {
@@ -18,12 +18,21 @@ export async function benchApi(seconds: number): Promise<string> {
     const body = await sample.text()
     const baseline = await startBaseline(body, { 'content-type': 'application/json;charset=utf-8' })
     try {
-      const base = await load('bare Bun.serve (same bytes)', baseline.url, { seconds })
-      const api = await load('mlc GET tags (auth + rate limit + count)', `${mlc.url}/v1/tags`, { seconds, headers: auth })
-      const legacy = await load('mlc GET api.ashx?resource=tags', `${mlc.url}/v1/api.ashx?resource=tags`, { seconds, headers: auth })
+      const round = Math.max(3, Math.round(seconds / 2))
+      const { base, api, legacy } = await interleaved(
+        ROUNDS,
+        {
+          base: () => load('bare Bun.serve (same bytes)', baseline.url, { seconds: round }),
+          api: () => load('mlc GET tags (auth + rate limit + count)', `${mlc.url}/v1/tags`, { seconds: round, headers: auth }),
+          legacy: () => load('mlc GET api.ashx?resource=tags', `${mlc.url}/v1/api.ashx?resource=tags`, { seconds: round, headers: auth }),
+        },
+        (r) => r.requestsPerSec,
+      )
       const ratio = (r: { requestsPerSec: number }) => `${((r.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}%`
       return [
         '### API: GET tags, 32 connections',
+        '',
+        `Median of ${ROUNDS} interleaved rounds each.`,
         '',
         resultTable([base, api, legacy]),
         '',

@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Subprocess, spawn } from 'bun'
 
+/** Rounds per interleaved comparison. */
+export const ROUNDS = 3
+
 export const ROOT = new URL('../..', import.meta.url).pathname
 
 export interface LoadResult {
@@ -138,4 +141,26 @@ export function resultTable(rows: LoadResult[]): string {
   const lines = ['| run | req/s | p50 ms | p99 ms | non-2xx | errors |', '| --- | ---: | ---: | ---: | ---: | ---: |']
   for (const r of rows) lines.push(`| ${r.label} | ${r.requestsPerSec} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`)
   return lines.join('\n')
+}
+
+/**
+ * Runs every entry of `runs` `rounds` times, interleaved (A B C A B C ...), so a noisy moment on a
+ * shared machine hits the baseline and the server alike, and keeps each entry's median round by
+ * `score` (req/s by default). One back-to-back pair is what made single runs swing by 2x here.
+ */
+export async function interleaved<K extends string, V>(rounds: number, runs: Record<K, () => Promise<V>>, score: (v: V) => number): Promise<Record<K, V>> {
+  const results = {} as Record<K, V[]>
+  for (let i = 0; i < rounds; i++) {
+    for (const key of Object.keys(runs) as K[]) {
+      const value = await runs[key]()
+      if (!results[key]) results[key] = []
+      results[key].push(value)
+    }
+  }
+  const out = {} as Record<K, V>
+  for (const key of Object.keys(results) as K[]) {
+    const sorted = [...results[key]].sort((a, b) => score(a) - score(b))
+    out[key] = sorted[Math.floor(sorted.length / 2)] as V
+  }
+  return out
 }
