@@ -230,9 +230,11 @@ describe('segments: membership', () => {
     try {
       await a.call('POST', '/v1/track', { body: { key: 'v', name: 'warm_up' } })
       const seg = createSegment(other, a.clock, a.site1, { name: 'from elsewhere', rule: { all: [{ event: 'clicked' }] } })
+      await Bun.sleep(10) // other connections' writes are seen within 5 ms
       await a.call('POST', '/v1/track', { body: { key: 'v', name: 'clicked' } })
       expect((await a.call('GET', '/v1/visitors?key=v')).body.data.segments.map((m: { id: number }) => m.id)).toEqual([seg.id])
       deleteSegment(other, a.site1, seg.id)
+      await Bun.sleep(10)
       const t2 = await a.call('POST', '/v1/track', { body: { key: 'w', name: 'clicked' } })
       expect(t2.status).toBe(201)
       expect((await a.call('GET', '/v1/visitors?key=w')).body.data.segments).toEqual([])

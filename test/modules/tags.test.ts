@@ -75,6 +75,7 @@ describe('tags', () => {
     const other = openStore(t.dataDir)
     other.tags.insert(t.site1, 'from-another-connection', '#000000', t.clock.now())
     other.close()
+    await Bun.sleep(10) // other connections' writes are seen within 5 ms
     const names = (await t.call('GET', '/v1/tags')).body.data.map((x: { name: string }) => x.name)
     expect(names).toContain('from-another-connection')
   })
