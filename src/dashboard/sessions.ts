@@ -3,12 +3,11 @@
  * install and kept in the database, paired with a session row so signing out revokes the token
  * before it expires. The CSRF tokens of forms are derived from the same secret.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import { jwtVerify, SignJWT } from 'jose'
 import type { Clock } from '../clock'
 import type { AdminRow, AdminSessionRow } from '../db/admins'
 import type { Store } from '../db/store'
-import { randomSecret } from '../random'
+import { hmacSha256, randomSecret, sameSecret } from '../random'
 
 const SECRET_KEY = 'dashboard_session_secret'
 const ISSUER = 'mlc'
@@ -92,7 +91,7 @@ export class DashboardSessions {
   }
 
   private mac(purpose: string): string {
-    return createHmac('sha256', this.secret()).update(purpose).digest('base64url')
+    return hmacSha256(this.secret(), purpose).toString('base64url')
   }
 
   /** The CSRF token of a signed-in session's forms. */
@@ -107,7 +106,6 @@ export class DashboardSessions {
 
   /** Constant-time comparison of a submitted CSRF token with the expected one. */
   static sameToken(expected: string, given: unknown): boolean {
-    if (typeof given !== 'string' || given.length !== expected.length) return false
-    return timingSafeEqual(Buffer.from(expected), Buffer.from(given))
+    return typeof given === 'string' && sameSecret(expected, given)
   }
 }

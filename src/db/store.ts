@@ -8,6 +8,7 @@ import { createChatRepo } from './chat'
 import { createStarterRepo } from './conversation-starters'
 import { createHealthRepo } from './health'
 import { createKbRepo } from './kb'
+import { withLazyStatements } from './lazy-statements'
 import { createMetaRepo } from './meta'
 import { migrate } from './migrate'
 import { databasePath, openDatabase } from './open'
@@ -21,25 +22,28 @@ import { createVisitorEventRepo } from './visitor-events'
 import { createVisitorRepo } from './visitors'
 import { createWebhookRepo } from './webhooks'
 
-/** Builds every repository over an open, migrated database. */
+/** Builds every repository over an open, migrated database (statements are prepared on first use). */
 export function createStore(db: Database) {
+  const lazy = withLazyStatements(db)
   return {
     db,
-    meta: createMetaRepo(db),
-    sites: createSiteRepo(db),
-    tokens: createTokenRepo(db),
-    tags: createTagRepo(db),
-    rateBuckets: createRateBucketRepo(db),
-    health: createHealthRepo(db),
-    webhooks: createWebhookRepo(db),
-    admins: createAdminRepo(db),
-    visitors: createVisitorRepo(db),
-    visitorEvents: createVisitorEventRepo(db),
-    segments: createSegmentRepo(db),
-    starters: createStarterRepo(db),
-    siteIdentity: createSiteIdentityRepo(db),
-    kb: createKbRepo(db),
-    chat: createChatRepo(db),
+    /** Prepares every repository statement now (tests: proves all the SQL compiles). */
+    prepareAll: () => lazy.prepareAll(),
+    meta: createMetaRepo(lazy),
+    sites: createSiteRepo(lazy),
+    tokens: createTokenRepo(lazy),
+    tags: createTagRepo(lazy),
+    rateBuckets: createRateBucketRepo(lazy),
+    health: createHealthRepo(lazy),
+    webhooks: createWebhookRepo(lazy),
+    admins: createAdminRepo(lazy),
+    visitors: createVisitorRepo(lazy),
+    visitorEvents: createVisitorEventRepo(lazy),
+    segments: createSegmentRepo(lazy),
+    starters: createStarterRepo(lazy),
+    siteIdentity: createSiteIdentityRepo(lazy),
+    kb: createKbRepo(lazy),
+    chat: createChatRepo(lazy),
     /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate()

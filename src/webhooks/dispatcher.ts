@@ -102,10 +102,12 @@ export function workerSettings(config: Config, dbPath: string, manualNowMs: numb
 const LIVENESS_INTERVAL_MS = 5000
 
 /**
- * Starts the delivery worker thread and returns its handle. A worker that dies is restarted
- * (after 1 s, doubling to 30 s); rows it held are claimed again when their lease ends.
+ * The handle on the delivery worker thread; `start()` starts the thread (the server does so once
+ * it listens). A worker that dies is restarted (after 1 s, doubling to 30 s); rows it held are
+ * claimed again when their lease ends. Until the thread runs, events wait in the outbox: the
+ * worker claims everything due when it starts.
  */
-export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDispatcher & { ready: Promise<void> } {
+export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDispatcher & { ready: Promise<void>; start(): void } {
   const { config, dbPath, store, clock, logger } = opts
   const manual = clock !== systemClock
   let worker: Worker | null = null
@@ -173,12 +175,16 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
     ;(w as unknown as { unref?: () => void }).unref?.()
   }
 
-  spawn()
-  const liveness = setInterval(() => send({ type: 'ping' }), LIVENESS_INTERVAL_MS)
-  liveness.unref?.()
+  let liveness: ReturnType<typeof setInterval> | undefined
 
   return {
     ready,
+    start() {
+      if (worker || stopping || liveness) return
+      spawn()
+      liveness = setInterval(() => send({ type: 'ping' }), LIVENESS_INTERVAL_MS)
+      liveness.unref?.()
+    },
     wake() {
       if (wakeQueued || stopping) return
       wakeQueued = true

@@ -3,10 +3,9 @@
  * read at most the first 4 KB of the answer, and name what went wrong. Redirects are never
  * followed (a 3xx is a failed attempt). One timeout bounds the whole attempt, lookup included.
  */
-import { isIP } from 'node:net'
 import { parseRetryAfter } from './backoff'
 import type { AttemptError } from './protocol'
-import { type Resolver, systemResolver, TargetRefusedError, vetUrl } from './ssrf'
+import { ipFamily, type Resolver, systemResolver, TargetRefusedError, vetUrl } from './ssrf'
 
 /** How much of a response body the delivery log keeps. */
 export const RESPONSE_BODY_LIMIT = 4096
@@ -103,7 +102,7 @@ export async function sendOnce(input: SendInput): Promise<SendResult> {
       redirect: 'manual',
       signal: controller.signal,
       // The connection goes to the vetted address; the certificate is still checked against the name.
-      tls: isIP(hostname) ? undefined : { serverName: hostname },
+      tls: ipFamily(hostname) ? undefined : { serverName: hostname },
     })
     const responseBody = await readHead(res)
     const status = res.status

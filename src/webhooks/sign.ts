@@ -2,7 +2,7 @@
  * Webhook secrets and signatures. Two schemes ride on every delivery so a receiver written from
  * the product page (X-MLC-Signature) and one using the `standardwebhooks`/`svix` packages both work.
  */
-import { createHmac, randomBytes } from 'node:crypto'
+import { hmacSha256, randomBytes } from '../random'
 
 const SECRET_PREFIX = 'whsec_'
 
@@ -18,12 +18,12 @@ export function standardKey(secret: string): Buffer {
 
 /** `sha256=<hex>`: HMAC-SHA256 of the raw body keyed with the secret string itself (the seed's verify-webhook.js). */
 export function mlcSignature(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
+  return `sha256=${hmacSha256(secret, body).toString('hex')}`
 }
 
 /** `v1,<base64>`: Standard Webhooks' HMAC-SHA256 over `id.timestamp.body` keyed with the decoded secret. */
 export function standardSignature(secret: string, msgId: string, timestampSeconds: number, body: string): string {
-  return `v1,${createHmac('sha256', standardKey(secret)).update(`${msgId}.${timestampSeconds}.${body}`).digest('base64')}`
+  return `v1,${hmacSha256(standardKey(secret), `${msgId}.${timestampSeconds}.${body}`).toString('base64')}`
 }
 
 export interface SignInput {

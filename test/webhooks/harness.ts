@@ -77,8 +77,11 @@ export async function createWebhookTestApp(env: Record<string, string> = {}, opt
   const t = createTestApp(
     { MLC_WEBHOOK_ALLOW_PRIVATE: '1', MLC_WEBHOOK_TIMEOUT_MS: '2000', ...env },
     {
-      webhooks: ({ store, clock, config, dataDir }) =>
-        createWorkerDispatcher({ config, dbPath: databasePath(dataDir), store, clock: opts.realClock ? systemClock : clock, logger: silentLogger }),
+      webhooks: ({ store, clock, config, dataDir }) => {
+        const d = createWorkerDispatcher({ config, dbPath: databasePath(dataDir), store, clock: opts.realClock ? systemClock : clock, logger: silentLogger })
+        d.start()
+        return d
+      },
     },
   )
   if (opts.realClock) t.clock.set(Date.now())

@@ -1,6 +1,7 @@
 /** The address guard: every class is recognised from the address alone; nothing here opens a connection. */
 import { describe, expect, test } from 'bun:test'
-import { type AddressClass, classifyAddress, parseIPv6, type Resolver, TargetRefusedError, vetUrl } from '../../src/webhooks/ssrf'
+import { isIP } from 'node:net'
+import { type AddressClass, classifyAddress, ipFamily, parseIPv6, type Resolver, TargetRefusedError, vetUrl } from '../../src/webhooks/ssrf'
 
 const table: [string, AddressClass][] = [
   ['8.8.8.8', 'public'],
@@ -116,5 +117,16 @@ describe('vetUrl', () => {
   test('MLC_WEBHOOK_ALLOW_PRIVATE lifts the refusal but still pins', async () => {
     const t = await vetUrl(new URL('http://internal.example.com/x'), true, dns)
     expect(t.pinnedUrl).toBe('http://192.168.1.20/x')
+  })
+})
+
+describe('ipFamily', () => {
+  test('answers what node:net isIP answers, without loading node:net', () => {
+    const literals = [
+      ...['1.2.3.4', '255.255.255.255', '0.0.0.0', '256.1.1.1', '01.2.3.4', '1.2.3', '1.2.3.4 ', ''],
+      ...['::', '::1', 'fe80::1', '::ffff:1.2.3.4', '64:ff9b::1.2.3.4', '2001:db8::1', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::'],
+      ...['1::2::3', 'gggg::1', '12345::1', '1:2:3:4:5:6:7:8:9', '::ffff:1.2.3.256', ':::', '[::1]', 'example.com', '::1]/x[', '1.2.3.4/8'],
+    ]
+    for (const s of literals) expect({ s, family: ipFamily(s) }).toEqual({ s, family: isIP(s) as 0 | 4 | 6 })
   })
 })

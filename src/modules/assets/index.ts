@@ -3,10 +3,10 @@
  * /assets/js/mlc-widget.js (both with a content-hash ETag, 304 on revalidation, gzip when
  * accepted), and the /demo page. No auth: these are what every visitor's browser loads.
  */
-import { randomBytes } from 'node:crypto'
 import { Elysia, t } from 'elysia'
 import { NotFoundError, UnavailableError } from '../../errors'
 import type { ModuleDeps } from '../../http/deps'
+import { randomBytes } from '../../random'
 import { demoCsp, demoPage } from './demo-page'
 import { type BrowserFiles, browserFiles, type StaticFile } from './files'
 

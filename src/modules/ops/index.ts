@@ -3,7 +3,6 @@
  * Neither needs an API token: /readyz tells nothing secret, and /metrics is off unless enabled,
  * then guarded by its own bearer token when one is configured.
  */
-import { timingSafeEqual } from 'node:crypto'
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../clock'
 import type { Config } from '../../config'
@@ -13,6 +12,7 @@ import { Envelope, ok, responses } from '../../http/envelope'
 import type { Logger } from '../../log'
 import type { PlatformMetrics } from '../../metrics/platform'
 import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/registry'
+import { sameSecret } from '../../random'
 import type { WebhookDispatcher } from '../../webhooks/dispatcher'
 
 /** Whether the server is draining for shutdown; set by the server, read by /readyz. */
@@ -73,13 +73,6 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
 function bearerOf(request: Request): string | null {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')
   return m?.[1] ?? null
-}
-
-/** Constant-time comparison of two strings. */
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
 }
 
 /** `GET /metrics` in the Prometheus text format; registered only when MLC_METRICS or MLC_METRICS_TOKEN is set. */
