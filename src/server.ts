@@ -118,11 +118,18 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     open_ms: Math.round(openedMs - loadedMs),
     build_ms: Math.round(builtMs - openedMs),
   })
-  // The threads start once the server listens: each boots its own JavaScript VM, which on two
-  // cores delayed the first answer by ~30 ms. Events enqueued meanwhile wait in the outbox, and
-  // the writer checkpoints by itself until the checkpointer runs.
+  // What serving does not wait for runs once the server listens. The threads each boot their own
+  // JavaScript VM, which on two cores delayed the first answer by ~30 ms; events enqueued
+  // meanwhile wait in the outbox, and the writer checkpoints by itself until the checkpointer runs.
   let checkpointer: Checkpointer | null = null
-  const threads = setTimeout(() => {
+  const afterListening = setTimeout(() => {
+    // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
+    const setupToken = createSetupLink(store, clock)
+    if (setupToken) {
+      logger.warn('no dashboard admin yet: open this one-time link within 1 hour to create one (or run `mlc admin create`)', {
+        setup_url: `${url.replace(/\/$/, '')}/dashboard/setup?token=${setupToken}`,
+      })
+    }
     webhooks.start()
     // WAL checkpoints (the only disk waits of a write) run on their own thread, off the request path.
     if (config.checkpointIntervalMs > 0) {
@@ -131,13 +138,6 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       )
     }
   }, 0)
-  // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
-  const setupToken = createSetupLink(store, clock)
-  if (setupToken) {
-    logger.warn('no dashboard admin yet: open this one-time link within 1 hour to create one (or run `mlc admin create`)', {
-      setup_url: `${url.replace(/\/$/, '')}/dashboard/setup?token=${setupToken}`,
-    })
-  }
 
   let stopping: Promise<void> | null = null
   const stop = () => {
@@ -145,7 +145,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       const started = performance.now()
       logger.info('shutting down')
       app.lifecycle.draining = true
-      clearTimeout(threads)
+      clearTimeout(afterListening)
       clearInterval(flushTimer)
       clearInterval(epochTimer)
       clearInterval(sweepTimer)

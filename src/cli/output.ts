@@ -2,7 +2,7 @@
 
 /** Prints `value` as JSON (one document) or through `text`. */
 export function emit(json: boolean, value: unknown, text: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : text()}\n`)
+  console.log(json ? JSON.stringify(value, null, 2) : text())
 }
 
 /** A plain text table. */

@@ -9,7 +9,7 @@ ${configHelp()}`
 /** Starts the server and stops it gracefully on SIGTERM/SIGINT. */
 export async function serveCommand(argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const flags: FlagSpec = Object.fromEntries(configFlagNames().map((f) => [f, { type: 'string' as const }]))
-  const { values } = parseFlags(argv, flags)
+  const { values } = argv.length ? parseFlags(argv, flags) : { values: {} }
   const config = loadConfig(values as Record<string, string>, env)
   const server = await startServer(config)
   const onSignal = async () => {

@@ -6,6 +6,7 @@
  */
 import { Elysia } from 'elysia'
 import { ApiError } from '../errors'
+import { pathStart } from '../http/url-path'
 import { newRequestId } from '../random'
 import { assetResponse } from './assets'
 import { html } from './html'
@@ -54,11 +55,6 @@ const NAV: NavItem[] = [
   { href: USAGE_PATH, label: 'Usage' },
   { href: SETTINGS_PATH, label: 'Settings' },
 ]
-
-/** The path of a URL starts here (after scheme and host); -1 for a bare origin. */
-function pathStart(url: string): number {
-  return url.indexOf('/', url.indexOf('//') + 2)
-}
 
 /** True for the server root, which sends browsers to the dashboard. */
 function isRoot(url: string): boolean {

@@ -47,6 +47,8 @@ export function lockDataDir(dataDir: string, purpose: string): DataDirLock {
     db.exec('PRAGMA locking_mode = EXCLUSIVE')
     // The lock file holds nothing worth a rollback journal; no journal means no stray -journal file.
     db.exec('PRAGMA journal_mode = MEMORY')
+    // Nor anything worth an fsync: the lock is the file lock, not the contents.
+    db.exec('PRAGMA synchronous = OFF')
     // The first write takes the exclusive lock; EXCLUSIVE locking mode keeps it until close.
     db.exec('BEGIN EXCLUSIVE')
     db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER)')

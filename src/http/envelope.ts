@@ -72,8 +72,19 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
  * status it can answer. Every authenticated route can answer 401 and 429.
  */
 export function responses<S extends Record<number, TSchema>>(success: S, errors: number[] = []) {
-  const all = [...new Set([...errors, 401, 429])].sort()
   const out: Record<number, TSchema> = { ...success }
-  for (const status of all) out[status] = t.Object(ErrorEnvelope.properties, { description: ERROR_DESCRIPTIONS[status] ?? 'Error' })
+  for (const status of new Set([...errors, 401, 429])) out[status] = errorSchema(status)
   return out as S
+}
+
+const errorSchemas = new Map<number, TSchema>()
+
+/** The error envelope described for one status; built once and shared by every route (~80 of them). */
+function errorSchema(status: number): TSchema {
+  let schema = errorSchemas.get(status)
+  if (!schema) {
+    schema = t.Object(ErrorEnvelope.properties, { description: ERROR_DESCRIPTIONS[status] ?? 'Error' })
+    errorSchemas.set(status, schema)
+  }
+  return schema
 }

@@ -3,14 +3,16 @@
  * canonical `/v1/NAME/ID?action=A` before routing, so one handler serves both. Works on the URL
  * string: this runs for every legacy request, and a URL object costs more than the routing itself.
  */
+import { pathStart } from './url-path'
+
 const LEGACY_PATH = '/v1/api.ashx'
 
 /** The canonical URL for a legacy one, or null when `url` is not legacy (or names no resource). */
 export function canonicalUrl(url: string): string | null {
-  const pathStart = url.indexOf('/', url.indexOf('//') + 2)
-  if (pathStart < 0) return null
-  const queryStart = url.indexOf('?', pathStart)
-  const path = url.slice(pathStart, queryStart < 0 ? undefined : queryStart)
+  const start = pathStart(url)
+  if (start < 0) return null
+  const queryStart = url.indexOf('?', start)
+  const path = url.slice(start, queryStart < 0 ? undefined : queryStart)
   if (path.toLowerCase() !== LEGACY_PATH) return null
   const params = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1))
   const resource = params.get('resource')
@@ -19,5 +21,5 @@ export function canonicalUrl(url: string): string | null {
   params.delete('resource')
   params.delete('id')
   const query = params.size > 0 ? `?${params.toString()}` : ''
-  return `${url.slice(0, pathStart)}/v1/${encodeURIComponent(resource)}${id ? `/${encodeURIComponent(id)}` : ''}${query}`
+  return `${url.slice(0, start)}/v1/${encodeURIComponent(resource)}${id ? `/${encodeURIComponent(id)}` : ''}${query}`
 }

@@ -32,6 +32,8 @@ export async function startDashboardServer(env: Record<string, string> = {}, clo
   const logger = createLogger({ level: 'info', write: (line) => logs.push(line) })
   const server = await startServer(config, { logger, ...(clock ? { clock } : {}) })
   const url = `http://127.0.0.1:${server.port}`
+  // The setup link is logged just after the server starts listening.
+  for (let waited = 0; waited < 2000 && !logs.some((l) => l.includes('setup_url')); waited += 5) await Bun.sleep(5)
   return {
     server,
     url,
