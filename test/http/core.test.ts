@@ -35,6 +35,24 @@ describe('envelope and request id', () => {
     expect(health.status).toBe(200)
     expect(health.headers.get('x-mlc-request-id')).toBe(health.body.request_id)
   })
+
+  test('/healthz from the front answers exactly what its documented route answers', async () => {
+    // The front serves /healthz without the router; the Elysia route is what OpenAPI describes.
+    const front = await t.app.handle(new Request('http://localhost/healthz?probe=1'))
+    const routed = await t.app.elysia.handle(new Request('http://localhost/healthz'))
+    const [f, r] = [await front.json(), await routed.json()]
+    expect({ ...f, request_id: 'x' }).toEqual({ ...r, request_id: 'x' })
+    expect(f.data).toEqual({ status: 'ok', version: expect.any(String) })
+    for (const h of ['content-type', 'access-control-allow-origin', 'access-control-expose-headers']) {
+      expect(`${h}: ${front.headers.get(h)}`).toBe(`${h}: ${routed.headers.get(h)}`)
+    }
+    const head = await t.app.handle(new Request('http://localhost/healthz', { method: 'HEAD' }))
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    // Other methods and look-alike paths still go through the router.
+    expectError(await t.call('POST', '/healthz', { token: null }), 405, 'method_not_allowed')
+    expectError(await t.call('GET', '/healthzz', { token: null }), 404, 'not_found')
+  })
 })
 
 describe('both URL forms reach the same handler', () => {
