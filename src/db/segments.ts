@@ -34,6 +34,7 @@ export function createSegmentRepo(db: Database) {
     `SELECT m.segment_id, s.name, m.entered_ms FROM segment_members m JOIN segments s ON s.id = m.segment_id
      WHERE m.visitor_id = ? ORDER BY m.segment_id`,
   )
+  const segmentIdsOf = db.query<[number], [number]>('SELECT segment_id FROM segment_members WHERE visitor_id = ?')
   const addMember = db.query<null, [number, number, number]>(
     'INSERT INTO segment_members (segment_id, visitor_id, entered_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   )
@@ -73,6 +74,8 @@ export function createSegmentRepo(db: Database) {
     },
     /** The segments a visitor is in, with entry times. */
     memberships: (visitorId: number) => memberships.all(visitorId),
+    /** The ids of the segments a visitor is in (the membership check of every track: no join, no objects). */
+    segmentIdsOf: (visitorId: number): number[] => segmentIdsOf.values(visitorId).map((row) => row[0] as number),
     /** Puts a visitor in a segment (no-op when already in, keeping the first entry time). */
     addMember: (segmentId: number, visitorId: number, enteredMs: number) => void addMember.run(segmentId, visitorId, enteredMs),
     /** Takes a visitor out of a segment. */

@@ -50,7 +50,7 @@ function ruleOf(text: string): Rule {
 export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number, created?: { events: KnownEvent[] }): void {
   const segments = store.segments.listCached(visitor.site_id)
   if (segments.length === 0) return
-  const current = new Set(created ? [] : store.segments.memberships(visitor.id).map((m) => m.segment_id))
+  const current = new Set(created ? [] : store.segments.segmentIdsOf(visitor.id))
   const subject = subjectOf(store, visitor, nowMs, created?.events)
   for (const s of segments) {
     const matches = matchesRule(ruleOf(s.rule), subject)
