@@ -39,10 +39,10 @@ console.log(sizeReport(await buildSdk()))
 mkdirSync(outdir, { recursive: true })
 for (const [outfile, target] of targets) {
   const args = ['build', '--compile', '--minify', ...defineArgs, 'src/main.ts', ...EXTRA_ENTRYPOINTS, '--outfile', outfile]
-  // Precompiled JavaScriptCore bytecode roughly halves start time. Only for the host build: a
-  // cross-compiled binary cannot be run here to prove its bytecode loads, so it ships source only.
+  // Precompiled JavaScriptCore bytecode roughly halves start time; test/e2e/arm64.test.ts runs the
+  // cross-compiled binary under qemu-user to prove its bytecode loads too.
+  args.splice(2, 0, '--bytecode')
   if (target) args.splice(2, 0, `--target=${target}`)
-  else args.splice(2, 0, '--bytecode')
   console.log(`bun ${args.join(' ')}`)
   const r = spawnSync(process.execPath, args, { stdio: 'inherit' })
   if (r.status !== 0) process.exit(r.status ?? 1)

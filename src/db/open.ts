@@ -18,10 +18,12 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
   const db = new Database(path, opts.readonly ? { readonly: true } : { create: true, readwrite: true, strict: true })
   db.exec('PRAGMA busy_timeout = 5000')
   if (!opts.readonly) {
-    db.exec('PRAGMA journal_mode = WAL')
     // NORMAL in WAL mode: a committed transaction survives a crash of the process; only an OS
     // crash or power loss can drop the last commits. The same trade-off PocketBase makes.
+    // Set before WAL: turning a new, empty file into WAL then skips three fsyncs (~10 ms of a
+    // first start); on an existing database the switch is a no-op.
     db.exec('PRAGMA synchronous = NORMAL')
+    db.exec('PRAGMA journal_mode = WAL')
   }
   db.exec('PRAGMA foreign_keys = ON')
   return db

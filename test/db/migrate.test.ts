@@ -26,4 +26,14 @@ describe('migrate', () => {
     expect(() => migrate(db, [m(1)])).toThrow(SchemaTooNewError)
     expect(db.query('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 2 })
   })
+
+  test('an upgrade lands whole or not at all: a failing migration leaves the schema as it was', () => {
+    const db = new Database(':memory:')
+    migrate(db, [m(1)])
+    const broken = { version: 3, name: 'broken', sql: 'CREATE TABLE t3 (x INTEGER); CREATE TABLE t1 (y INTEGER);' }
+    expect(() => migrate(db, [m(1), m(2), broken])).toThrow(/already exists/)
+    expect(db.query('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }])
+    expect(db.query("SELECT name FROM sqlite_master WHERE name IN ('t2', 't3')").all()).toEqual([])
+    expect(migrate(db, [m(1), m(2)])).toEqual([2])
+  })
 })

@@ -22,7 +22,10 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
 }
 
 /** Starts `cmd` (default: the source entry) serving on a free loopback port; waits for /healthz. */
-export async function startServerProcess(dataDir: string, opts: { cmd?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  dataDir: string,
+  opts: { cmd?: string[]; env?: Record<string, string>; startTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
   const port = freePort()
   const cmd = opts.cmd ?? [process.execPath, 'src/main.ts', 'serve']
   let out = ''
@@ -37,7 +40,7 @@ export async function startServerProcess(dataDir: string, opts: { cmd?: string[]
   }
   const drained = Promise.all([drain(proc.stdout as ReadableStream<Uint8Array>), drain(proc.stderr as ReadableStream<Uint8Array>)])
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000)
   for (;;) {
     try {
       const r = await fetch(`${url}/healthz`)
