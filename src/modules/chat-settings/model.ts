@@ -1,11 +1,12 @@
 /** Per-site chat settings schemas. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 
 /** Settings of a site that never changed them. */
 export const DEFAULT_CHAT_SETTINGS = { max_bot_replies: 5, min_confidence: 0.5 }
 
 export const ChatSettings = t.Object({
-  max_bot_replies: t.Integer({ description: 'Bot replies after which the next visitor message hands off (max_turns).' }),
+  max_bot_replies: ResponseInteger({ description: 'Bot replies after which the next visitor message hands off (max_turns).' }),
   min_confidence: t.Number({ description: 'Share (0..1) of the question the best kb passage must cover, or the kb bot hands off.' }),
 })
 export type ChatSettings = Static<typeof ChatSettings>

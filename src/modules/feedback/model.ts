@@ -1,5 +1,6 @@
 /** Post-chat feedback schemas. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { TokenQuery } from '../../http/params'
 import { VisitorRef } from '../sessions/model'
 
@@ -9,10 +10,10 @@ export const MAX_COMMENT_CHARS = 2000
 export const Rating = t.Integer({ minimum: 1, maximum: 5, error: 'rating must be an integer from 1 to 5' })
 
 export const Feedback = t.Object({
-  id: t.Integer(),
+  id: ResponseInteger(),
   session_id: t.String(),
   visitor: VisitorRef,
-  rating: t.Integer({ minimum: 1, maximum: 5 }),
+  rating: ResponseInteger({ minimum: 1, maximum: 5 }),
   comment: t.Union([t.String(), t.Null()]),
   created_utc: t.String(),
 })

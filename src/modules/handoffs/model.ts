@@ -1,10 +1,11 @@
 /** Handoff log schemas. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { TokenQuery } from '../../http/params'
 import { HandoffReason, VisitorRef } from '../sessions/model'
 
 export const Handoff = t.Object({
-  id: t.Integer(),
+  id: ResponseInteger(),
   session_id: t.String(),
   visitor: VisitorRef,
   handoff_reason: HandoffReason,

@@ -1,5 +1,6 @@
 /** Knowledge-base article schemas. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { PageQuery, TokenQuery } from '../../http/params'
 
 /** Limits of an article. */
@@ -9,10 +10,10 @@ const Title = t.String({ minLength: 1, maxLength: KB_LIMITS.titleMax, error: `ti
 const Body = t.String({ minLength: 1, maxLength: KB_LIMITS.bodyMax, error: `body must be 1-${KB_LIMITS.bodyMax} characters` })
 
 export const KbArticle = t.Object({
-  id: t.Integer(),
+  id: ResponseInteger(),
   title: t.String(),
   body: t.String(),
-  passages: t.Integer({ description: 'How many passages the bot can reply with (paragraphs, long ones split).' }),
+  passages: ResponseInteger({ description: 'How many passages the bot can reply with (paragraphs, long ones split).' }),
   created_utc: t.String(),
   updated_utc: t.String(),
 })
@@ -24,7 +25,7 @@ export type CreateKbArticleInput = Static<typeof CreateKbArticleBody>
 export const UpdateKbArticleBody = t.Object({ title: t.Optional(Title), body: t.Optional(Body) })
 export type UpdateKbArticleInput = Static<typeof UpdateKbArticleBody>
 
-export const DeletedKbArticle = t.Object({ id: t.Integer(), deleted: t.Literal(true) })
+export const DeletedKbArticle = t.Object({ id: ResponseInteger(), deleted: t.Literal(true) })
 
 export const ListKbArticlesQuery = t.Object({
   ...TokenQuery,

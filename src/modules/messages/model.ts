@@ -1,5 +1,6 @@
 /** Chat message schemas. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { TokenQuery } from '../../http/params'
 
 /** Longest message a visitor or an agent may send. */
@@ -8,12 +9,12 @@ export const MAX_MESSAGE_CHARS = 4000
 export const MessageText = t.String({ minLength: 1, maxLength: MAX_MESSAGE_CHARS, error: `text must be 1-${MAX_MESSAGE_CHARS} characters` })
 
 export const Message = t.Object({
-  id: t.Integer({ description: 'Increasing within a session: pass the last one seen as `after`.' }),
+  id: ResponseInteger({ description: 'Increasing within a session: pass the last one seen as `after`.' }),
   session_id: t.String(),
   role: t.Union([t.Literal('visitor'), t.Literal('ai'), t.Literal('agent'), t.Literal('system')]),
   text: t.String(),
   author: t.Union([t.String(), t.Null()], { description: "For agent messages, the agent (the API token's name)." }),
-  tokens: t.Optional(t.Integer({ description: 'Bot tokens this message cost (AI replies and bot handoff notices).' })),
+  tokens: t.Optional(ResponseInteger({ description: 'Bot tokens this message cost (AI replies and bot handoff notices).' })),
   created_utc: t.String(),
 })
 export type Message = Static<typeof Message>

@@ -8,7 +8,7 @@ import type { Clock } from '../../clock'
 import type { Config } from '../../config'
 import type { Store } from '../../db/store'
 import { UnauthorizedError, UnavailableError } from '../../errors'
-import { Envelope, ok, responses } from '../../http/envelope'
+import { Envelope, ok, ResponseInteger, responses } from '../../http/envelope'
 import type { Logger } from '../../log'
 import type { PlatformMetrics } from '../../metrics/platform'
 import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/registry'
@@ -25,11 +25,11 @@ const Readiness = t.Object({
   database: t.Object({ writable: t.Boolean() }),
   worker: t.Object({
     alive: t.Boolean(),
-    queue_depth: t.Integer({ description: 'Unfinished webhook deliveries (pending or retrying).' }),
-    due: t.Integer({ description: 'Unfinished deliveries whose next attempt is due now.' }),
-    in_flight: t.Integer(),
-    oldest_pending_age_ms: t.Union([t.Integer(), t.Null()], { description: 'Age of the oldest unfinished delivery.' }),
-    oldest_due_lag_ms: t.Union([t.Integer(), t.Null()], { description: 'How late the most overdue attempt is.' }),
+    queue_depth: ResponseInteger({ description: 'Unfinished webhook deliveries (pending or retrying).' }),
+    due: ResponseInteger({ description: 'Unfinished deliveries whose next attempt is due now.' }),
+    in_flight: ResponseInteger(),
+    oldest_pending_age_ms: t.Union([ResponseInteger(), t.Null()], { description: 'Age of the oldest unfinished delivery.' }),
+    oldest_due_lag_ms: t.Union([ResponseInteger(), t.Null()], { description: 'How late the most overdue attempt is.' }),
   }),
 })
 

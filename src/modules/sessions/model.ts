@@ -1,5 +1,6 @@
 /** Chat session schemas (also the visitor reference every chat resource shows). */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { PageQuery, TokenQuery } from '../../http/params'
 
 const NullableString = t.Union([t.String(), t.Null()])
@@ -25,7 +26,7 @@ export const Session = t.Object({
   visitor: VisitorRef,
   handoff_reason: t.Union([HandoffReason, t.Null()]),
   closed_by: t.Union([t.Literal('agent'), t.Literal('visitor'), t.Literal('inactivity'), t.Null()]),
-  bot_replies: t.Integer({ description: 'AI replies so far (compared with the max_bot_replies setting).' }),
+  bot_replies: ResponseInteger({ description: 'AI replies so far (compared with the max_bot_replies setting).' }),
   started_utc: t.String(),
   last_activity_utc: t.String(),
   ended_utc: NullableString,

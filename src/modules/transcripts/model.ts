@@ -1,5 +1,6 @@
 /** Transcript schemas: a whole chat with its messages. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { TokenQuery } from '../../http/params'
 import { Message } from '../messages/model'
 import { HandoffReason, SessionStatus, VisitorRef } from '../sessions/model'
@@ -12,7 +13,7 @@ export const Transcript = t.Object({
   ended_utc: t.Union([t.String(), t.Null()]),
   handoff_reason: t.Union([HandoffReason, t.Null()]),
   summary: t.Union([t.String(), t.Null()], { description: 'The handoff summary, when the chat was handed off.' }),
-  rating: t.Union([t.Integer(), t.Null()], { description: "The visitor's rating, once given." }),
+  rating: t.Union([ResponseInteger(), t.Null()], { description: "The visitor's rating, once given." }),
   messages: t.Array(Message),
 })
 export type Transcript = Static<typeof Transcript>

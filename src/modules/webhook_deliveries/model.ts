@@ -1,5 +1,6 @@
 /** Webhook delivery schemas: the single source for validation, types and the OpenAPI document. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { PageQuery, TokenQuery } from '../../http/params'
 
 const Status = t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed'), t.Literal('dead')], {
@@ -11,23 +12,23 @@ export const Delivery = t.Object({
   id: t.String({ description: 'Delivery id (`dlv_...`), sent as X-MLC-Delivery' }),
   event_id: t.String({ description: 'Event id (`evt_...`), sent as webhook-id and as `id` in the body; the same on every retry' }),
   event: t.String(),
-  subscription_id: t.Integer(),
+  subscription_id: ResponseInteger(),
   status: t.String({ description: 'pending (not tried yet), succeeded, failed (retrying), dead (no more automatic retries)' }),
-  attempts: t.Integer(),
+  attempts: ResponseInteger(),
   next_attempt_utc: t.Union([t.String(), t.Null()]),
   last_attempt_utc: t.Union([t.String(), t.Null()]),
-  last_status_code: t.Union([t.Integer(), t.Null()]),
+  last_status_code: t.Union([ResponseInteger(), t.Null()]),
   last_error: t.Union([t.String(), t.Null()]),
   created_utc: t.String(),
 })
 export type Delivery = Static<typeof Delivery>
 
 export const Attempt = t.Object({
-  number: t.Integer(),
+  number: ResponseInteger(),
   at: t.String({ description: 'When the attempt started (ISO-8601)' }),
   url: t.String(),
-  duration_ms: t.Integer(),
-  status_code: t.Union([t.Integer(), t.Null()]),
+  duration_ms: ResponseInteger(),
+  status_code: t.Union([ResponseInteger(), t.Null()]),
   error: t.Union([t.String({ description: 'timeout | dns | refused | tls | http' }), t.Null()]),
   error_message: t.Union([t.String(), t.Null()]),
   request_headers: t.Record(t.String(), t.String(), { description: 'The headers sent (signatures included; never a secret)' }),

@@ -1,5 +1,6 @@
 /** Webhook subscription schemas: the single source for validation, types and the OpenAPI document. */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 
 const EventName = t.Union([t.Literal('handoff'), t.Literal('feedback'), t.Literal('ping'), t.Literal('*')], {
   error: 'events must be a non-empty list of handoff, feedback, ping or *',
@@ -20,7 +21,7 @@ const Url = t.String({
 const Description = t.String({ maxLength: 256, error: 'description must be at most 256 characters' })
 
 export const Subscription = t.Object({
-  id: t.Integer(),
+  id: ResponseInteger(),
   url: t.String(),
   events: t.Array(t.String()),
   active: t.Boolean(),
@@ -54,17 +55,17 @@ export const UpdateSubscriptionBody = t.Object({
 })
 export type UpdateSubscriptionInput = Static<typeof UpdateSubscriptionBody>
 
-export const DeletedSubscription = t.Object({ id: t.Integer(), deleted: t.Literal(true) })
+export const DeletedSubscription = t.Object({ id: ResponseInteger(), deleted: t.Literal(true) })
 
 export const SubscriptionAction = t.Optional(
   t.Union([t.Literal('rotate_secret'), t.Literal('test')], { error: 'action must be rotate_secret or test', description: 'rotate_secret | test' }),
 )
 
 export const AttemptResult = t.Object({
-  number: t.Integer(),
+  number: ResponseInteger(),
   at_utc: t.String(),
-  duration_ms: t.Integer(),
-  status_code: t.Union([t.Integer(), t.Null()]),
+  duration_ms: ResponseInteger(),
+  status_code: t.Union([ResponseInteger(), t.Null()]),
   error: t.Union([t.String({ description: 'timeout | dns | refused | tls | http' }), t.Null()]),
   error_message: t.Union([t.String(), t.Null()]),
   succeeded: t.Boolean(),

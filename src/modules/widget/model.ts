@@ -4,6 +4,7 @@
  * anonymous id or visitor key the session was opened with.
  */
 import { type Static, t } from 'elysia'
+import { ResponseInteger } from '../../http/envelope'
 import { Rating } from '../feedback/model'
 import { Message, MessageText } from '../messages/model'
 import { HandoffReason, SessionStatus } from '../sessions/model'
@@ -68,7 +69,7 @@ export const WidgetSessionParams = t.Object({ id: t.String({ minLength: 1, maxLe
 export const OpenedSession = t.Object({
   session_id: t.String(),
   status: SessionStatus,
-  starters: t.Array(t.Object({ id: t.Integer(), prompt: t.String() }), { description: "The site's enabled conversation starters, in order." }),
+  starters: t.Array(t.Object({ id: ResponseInteger(), prompt: t.String() }), { description: "The site's enabled conversation starters, in order." }),
   ws_url: t.String({ description: "WebSocket URL pushing this session's messages and status changes (credentials included)." }),
 })
 export type OpenedSession = Static<typeof OpenedSession>
@@ -98,7 +99,7 @@ export const WidgetMessages = t.Object({
 
 export const WidgetFeedback = t.Object({
   session_id: t.String(),
-  rating: t.Integer(),
+  rating: ResponseInteger(),
   comment: t.Union([t.String(), t.Null()]),
   created_utc: t.String(),
 })
