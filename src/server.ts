@@ -20,6 +20,9 @@ import { ensureFirstSite } from './modules/sites/service'
 import { COMMIT } from './version'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
 
+/** How long after listening the worker threads start and the setup link is made (see below). */
+const AFTER_LISTENING_DELAY_MS = 20
+
 export interface RunningServer {
   url: string
   port: number
@@ -118,9 +121,10 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     open_ms: Math.round(openedMs - loadedMs),
     build_ms: Math.round(builtMs - openedMs),
   })
-  // What serving does not wait for runs once the server listens. The threads each boot their own
-  // JavaScript VM, which on two cores delayed the first answer by ~30 ms; events enqueued
-  // meanwhile wait in the outbox, and the writer checkpoints by itself until the checkpointer runs.
+  // What serving does not wait for runs just after the server starts listening, so clients
+  // queued by a restart are answered first. The threads each boot their own JavaScript VM, which
+  // on two cores delayed the first answer by ~30 ms; events enqueued meanwhile wait in the
+  // outbox, and the writer checkpoints by itself until the checkpointer runs.
   let checkpointer: Checkpointer | null = null
   const afterListening = setTimeout(() => {
     // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
@@ -137,7 +141,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
         logger.warn('checkpoint thread unavailable; the writer checkpoints itself', { error }),
       )
     }
-  }, 0)
+  }, AFTER_LISTENING_DELAY_MS)
 
   let stopping: Promise<void> | null = null
   const stop = () => {
