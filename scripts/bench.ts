@@ -26,12 +26,23 @@ const parts: string[] = [
   '# Bench results',
   '',
   `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}.`,
-  `Load generator: autocannon under Node on the same machine (it competes for the same cores as the server).`,
+  `Load generator: autocannon under Node on the same machine (it competes for the same cores as the server). Each section starts after \`sync\` and a 2 s pause.`,
   '',
 ]
+/**
+ * Lets the machine settle before a section: the load sections leave hundreds of megabytes of
+ * dirty pages behind (WAL and database files), and the kernel's writeback of them would land in
+ * the next section's measurement. `sync` flushes them; then a short pause.
+ */
+async function settle(): Promise<void> {
+  Bun.spawnSync(['sync'])
+  await Bun.sleep(2000)
+}
+
 for (const [name, run] of sections) {
   if (values.only && !values.only.split(',').includes(name)) continue
   console.error(`bench: ${name} ...`)
+  await settle()
   parts.push(await run(seconds), '')
 }
 const md = parts.join('\n')
