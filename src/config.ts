@@ -74,6 +74,13 @@ export const OPTIONS = {
     min: 0,
     help: 'webhooks: seconds the old secret keeps signing (webhook-signature) after rotate_secret',
   },
+  webhookRetentionDays: {
+    env: 'MLC_WEBHOOK_RETENTION_DAYS',
+    kind: 'int',
+    default: '30',
+    min: 0,
+    help: 'webhooks: days finished deliveries, their attempts and events are kept (0: forever)',
+  },
   webhookAllowPrivate: {
     env: 'MLC_WEBHOOK_ALLOW_PRIVATE',
     kind: 'bool',

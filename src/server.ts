@@ -19,6 +19,7 @@ import { createPlatformMetrics } from './metrics/platform'
 import { ensureFirstSite } from './modules/sites/service'
 import { COMMIT } from './version'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
+import { pruneWebhookHistory } from './webhooks/retention'
 
 /** How long after listening the worker threads start and the setup link is made (see below). */
 const AFTER_LISTENING_DELAY_MS = 20
@@ -84,6 +85,15 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       logger.error('chat inactivity sweep failed; will retry', { error: String(err) })
     }
   }, config.chatSweepIntervalMs)
+  // Finished webhook history older than MLC_WEBHOOK_RETENTION_DAYS goes, a minute after start and hourly.
+  const pruneHistory = () =>
+    pruneWebhookHistory(store, clock, config.webhookRetentionDays)
+      .then((pruned) => {
+        if (pruned > 0) logger.info('pruned webhook history', { events: pruned, retention_days: config.webhookRetentionDays })
+      })
+      .catch((err) => logger.error('webhook history pruning failed; will retry', { error: String(err) }))
+  const firstPrune = setTimeout(pruneHistory, 60_000)
+  const pruneTimer = setInterval(pruneHistory, 60 * 60_000)
   // Agents' sockets stop listening within a second of their token's revocation.
   const socketCheckTimer = setInterval(() => app.realtime.revalidate(), 1000)
 
@@ -153,6 +163,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       clearInterval(flushTimer)
       clearInterval(epochTimer)
       clearInterval(sweepTimer)
+      clearTimeout(firstPrune)
+      clearInterval(pruneTimer)
       clearInterval(socketCheckTimer)
       app.realtime.closeAll()
       // Stop accepting and finish requests in flight; connections still busy after the grace

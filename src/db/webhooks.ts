@@ -149,6 +149,14 @@ export function createWebhookRepo(db: Database) {
     `UPDATE webhook_deliveries SET status = 'pending', next_attempt_ms = ?, updated_ms = ?
      WHERE site_id = ? AND id = ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?) RETURNING *`,
   )
+  // Events older than the cutoff whose deliveries are all finished (none waiting for an attempt
+  // or leased); deleting an event cascades to its deliveries and their attempts.
+  const pruneEvents = db.query<null, [number, number]>(
+    `DELETE FROM webhook_events WHERE id IN (
+       SELECT e.id FROM webhook_events e WHERE e.created_ms < ?
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND (d.next_attempt_ms IS NOT NULL OR d.lease_until_ms IS NOT NULL))
+       ORDER BY e.created_ms LIMIT ?)`,
+  )
   const deadLetterPending = db.query<{ seq: number }, [string, number, number]>(
     `UPDATE webhook_deliveries SET status = 'dead', next_attempt_ms = NULL, last_error = ?, updated_ms = ?
      WHERE subscription_id = ? AND next_attempt_ms IS NOT NULL AND lease_until_ms IS NULL RETURNING seq`,
@@ -247,6 +255,8 @@ export function createWebhookRepo(db: Database) {
     /** Makes a delivery due now unless an attempt is in flight; null when it is leased (or not the site's). */
     requeueDelivery: (siteId: number, id: string, nowMs: number) => deliveryRequeue.get(nowMs, nowMs, siteId, id, nowMs),
     /** Dead-letters a subscription's unfinished, unclaimed deliveries; returns how many. */
+    /** Deletes up to `limit` finished events created before `cutoffMs`, with their deliveries and attempts; how many. */
+    pruneFinishedEvents: (cutoffMs: number, limit: number): number => pruneEvents.run(cutoffMs, limit).changes,
     deadLetterPending: (subscriptionId: number, reason: string, nowMs: number) => deadLetterPending.all(reason, nowMs, subscriptionId).length,
     /** Unfinished deliveries: count and oldest creation time; and those due by `nowMs`. */
     queueStats: (nowMs: number) => ({

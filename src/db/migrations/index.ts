@@ -7,6 +7,7 @@ import visitors from './002-visitors'
 import webhooks from './003-webhooks'
 import chat from './004-chat'
 import dashboard from './005-dashboard'
+import webhookRetention from './006-webhook-retention'
 
 export interface Migration {
   version: number
@@ -14,4 +15,4 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard]
+export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard, webhookRetention]
