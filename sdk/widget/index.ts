@@ -111,6 +111,9 @@ function start(): void {
   let lastId = 0
   let chosen = 0
   let opening: Promise<void> | null = null
+  // Bumped when the chat is dropped: an answer that arrives later belongs to the dropped chat and
+  // must not repaint the new one (the other awaits compare the chat id they asked about).
+  let epoch = 0
   const seen = new Set<number>()
 
   const persist = () => save(CHAT_KEY, chat)
@@ -170,8 +173,10 @@ function start(): void {
 
   /** Fetches every message after the last one shown (after a reconnect, or a restored chat). */
   async function sync(): Promise<void> {
-    for (let more = true; more && chat.id; ) {
-      const page = await api().messages(chat.id, lastId)
+    const id = chat.id
+    for (let more = true; more && id; ) {
+      const page = await api().messages(id, lastId)
+      if (chat.id !== id) return
       for (const m of page.messages) addMessage(m)
       setStatus(page.status)
       more = page.has_more && page.messages.length > 0
@@ -192,6 +197,7 @@ function start(): void {
 
   /** Opens a session if there is none, or picks up the stored one. */
   function ensureSession(): Promise<void> {
+    const started = epoch
     opening ??= (async () => {
       if (chat.id) {
         try {
@@ -208,6 +214,7 @@ function start(): void {
       const now = sdk('_widget') as WidgetContext
       chat = { anon: now.anonId }
       const opened = await api().open(now.key, now.token)
+      if (epoch !== started) return
       chat = { ...chat, id: opened.session_id, ws: opened.ws_url, starters: opened.starters, status: opened.status }
       persist()
       setStatus(chat.status as string)
@@ -224,13 +231,15 @@ function start(): void {
     text = text.trim()
     if (!text) return
     await ensureSession()
-    if (!chat.id) return
+    const id = chat.id
+    if (!id) return
     starters.replaceChildren()
     const mine = h('li', { class: 'msg visitor pending', 'data-text': text }, h('span', { class: 'who' }, 'You'), text)
     log.append(mine)
     scrollDown()
     try {
-      const res = await api().send(chat.id, text)
+      const res = await api().send(id, text)
+      if (chat.id !== id) return
       // The answer carries the stored message and the bot's reply; the socket may have shown them already.
       addMessage(res.message)
       if (res.reply) addMessage(res.reply)
@@ -238,7 +247,7 @@ function start(): void {
       mine.classList.remove('pending')
     } catch (err) {
       mine.classList.replace('pending', 'failed')
-      note(`Not sent: ${(err as Error).message}`)
+      if (chat.id === id) note(`Not sent: ${(err as Error).message}`)
     }
   }
 
@@ -296,29 +305,36 @@ function start(): void {
   })
   humanBtn.addEventListener('click', async () => {
     await ensureSession()
-    if (!chat.id) return
+    const id = chat.id
+    if (!id) return
     try {
-      setStatus((await api().handoff(chat.id)).status)
+      const { status } = await api().handoff(id)
+      if (chat.id !== id) return
+      setStatus(status)
       await sync()
     } catch (err) {
       note(`Could not reach a human: ${(err as Error).message}`)
     }
   })
   endBtn.addEventListener('click', async () => {
-    if (!chat.id) return
+    const id = chat.id
+    if (!id) return
     try {
-      setStatus((await api().close(chat.id)).status)
+      const { status } = await api().close(id)
+      if (chat.id === id) setStatus(status)
     } catch (err) {
       note(`Could not end the chat: ${(err as Error).message}`)
     }
   })
   rating.addEventListener('submit', async (e) => {
     e.preventDefault()
-    if (!chat.id || !chosen) return
+    const id = chat.id
+    if (!id || !chosen) return
     rateBtn.disabled = true
     rateError.textContent = ''
     try {
-      await api().feedback(chat.id, chosen, comment.value.trim() || undefined)
+      await api().feedback(id, chosen, comment.value.trim() || undefined)
+      if (chat.id !== id) return
       chat.rated = true
     } catch (err) {
       // 409: already rated (another tab); anything else can be tried again.
@@ -336,6 +352,7 @@ function start(): void {
 
   /** Drops the chat (after rating, or on the SDK's reset); optionally opens a new one at once. */
   function forget(reopen: boolean): void {
+    epoch++
     socket?.stop()
     socket = null
     drop(CHAT_KEY)

@@ -235,6 +235,44 @@ describe('chat widget in Chromium', () => {
   )
 
   test(
+    'an answer for the dropped chat that arrives after reset() does not repaint the new one',
+    async () => {
+      const { context, page } = await newPage(browser)
+      try {
+        await openWidgetPage(page, '/late', { before: `${bootLine()}; mylivechat('open')` })
+        await page.locator(`${W} .starters button`).first().click()
+        await page.locator(`${W} .msg.ai`).first().waitFor()
+        // Hold the message fetch that follows a handoff until the chat has been reset.
+        let release: () => void = () => {}
+        const held = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        let fetches = 0
+        await page.route('**/messages?**', async (route) => {
+          if (route.request().method() !== 'GET') return route.continue()
+          fetches++
+          await held
+          await route.continue()
+        })
+        const id = await page.evaluate(() => JSON.parse(localStorage.getItem('mlc:chat') as string).id)
+        await page.locator(`${W} button.human`).click()
+        await until(() => fetches > 0, 5000, 'the post-handoff fetch')
+        // An agent answers (shown through the socket); the held fetch will return it too, late.
+        await call('POST', '/v1/messages', { session_id: id, text: 'An answer for the old chat.' })
+        await page.locator(`${W} .msg.agent`).first().waitFor({ timeout: 5000 })
+        await page.evaluate(() => (window as any).mylivechat('reset'))
+        release()
+        await Bun.sleep(700)
+        expect(await page.locator(`${W} .msg`).count()).toBe(0)
+        expect(await page.evaluate(() => localStorage.getItem('mlc:chat'))).toBeNull()
+      } finally {
+        await context.close()
+      }
+    },
+    T,
+  )
+
+  test(
     'the visitor can end the chat and rate it without a comment',
     async () => {
       const { context, page } = await newPage(browser)
