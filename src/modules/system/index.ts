@@ -17,7 +17,7 @@ export function healthData() {
  * compiles each route's handler on its first request (~10 ms after a start).
  */
 export function healthResponse(requestId: string, method: string): Response {
-  const body = JSON.stringify({ ok: true, data: healthData(), request_id: requestId })
+  const body = JSON.stringify(ok({ headers: { [REQUEST_ID_HEADER]: requestId } }, healthData()))
   return new Response(method === 'HEAD' ? null : body, {
     headers: { ...CORS_HEADERS, 'content-type': 'application/json;charset=utf-8', [REQUEST_ID_HEADER]: requestId },
   })
