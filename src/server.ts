@@ -137,6 +137,10 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   // outbox, and the writer checkpoints by itself until the checkpointer runs.
   let checkpointer: Checkpointer | null = null
   const afterListening = setTimeout(() => {
+    // The binary starts with JavaScriptCore's tier-up thresholds raised (scripts/build.ts): code
+    // that only runs while starting stays in the interpreter instead of keeping the JIT busy. Now
+    // that the server is up, the normal policy returns for the code that serves requests.
+    Bun.unsafe.setJITPolicy(1)
     // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
     const setupToken = createSetupLink(store, clock)
     if (setupToken) {

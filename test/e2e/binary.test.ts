@@ -1,6 +1,6 @@
 /** The compiled executable: copied alone into an empty folder, run with no Bun or Node on PATH. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'bun'
 import { tempDir } from '../helpers'
@@ -24,6 +24,19 @@ describe('dist/mlc', () => {
     const r = spawnSync([bin, 'version'], { env: emptyEnv, cwd: dir })
     expect(r.exitCode).toBe(0)
     expect(r.stdout.toString()).toMatch(/^mlc \d+\.\d+\.\d+ \(commit \S+, built \d{4}-/)
+  })
+
+  test('reads no .env or bunfig.toml from the folder it runs in', () => {
+    const folder = join(dir, 'with-dotfiles')
+    mkdirSync(folder)
+    writeFileSync(join(folder, '.env'), 'MLC_LOG_LEVEL=nonsense\n')
+    writeFileSync(join(folder, 'bunfig.toml'), 'preload = ["./preload.ts"]\n')
+    writeFileSync(join(folder, 'preload.ts'), 'console.log("PRELOADED")\n')
+    // `site list` reads the config: an MLC_LOG_LEVEL taken from .env would make it fail.
+    const r = spawnSync([bin, 'site', 'list', '--data-dir', join(folder, 'data')], { env: emptyEnv, cwd: folder })
+    expect(r.stderr.toString()).toBe('')
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout.toString()).not.toContain('PRELOADED')
   })
 
   test('serves /healthz and whoami with a token from its own CLI', async () => {

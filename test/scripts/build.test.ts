@@ -48,4 +48,14 @@ describe('npm run build -- --all', () => {
     expect(ratio).toBeLessThan(1.1)
     expect(log).toContain('--target=bun-linux-arm64')
   })
+
+  test('records a start profile with the first build and lays out both final builds with it', () => {
+    expect(log).not.toContain('could not record the start profile')
+    const compiles = log.split('\n').filter((l) => l.startsWith('bun build --compile'))
+    // host without a profile, host with it, arm64 with it
+    expect(compiles).toHaveLength(3)
+    expect(compiles[0]).not.toContain('--bytecode-order=')
+    for (const c of compiles.slice(1)) expect(c).toMatch(/--bytecode-order=\S+start\.order/)
+    for (const c of compiles) expect(c).toContain('--compile-jit-policy=64')
+  })
 })

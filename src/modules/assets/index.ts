@@ -6,6 +6,7 @@
 import { Elysia, t } from 'elysia'
 import { NotFoundError, UnavailableError } from '../../errors'
 import type { ModuleDeps } from '../../http/deps'
+import { RequestInteger } from '../../http/request-integer'
 import { randomBytes } from '../../random'
 import { demoCsp, demoPage } from './demo-page'
 import { type BrowserFiles, browserFiles, type StaticFile } from './files'
@@ -85,6 +86,6 @@ export function assetsModule({ store, config }: ModuleDeps, files: () => Promise
           },
         })
       },
-      { query: t.Object({ site: t.Optional(t.Integer({ minimum: 1, error: 'site must be a site id' })) }), ...hidden },
+      { query: t.Object({ site: t.Optional(RequestInteger({ minimum: 1, error: 'site must be a site id' })) }), ...hidden },
     )
 }

@@ -1,6 +1,7 @@
 /** Per-site chat settings schemas. */
 import { type Static, t } from 'elysia'
 import { ResponseInteger } from '../../http/envelope'
+import { RequestInteger } from '../../http/request-integer'
 
 /** Settings of a site that never changed them. */
 export const DEFAULT_CHAT_SETTINGS = { max_bot_replies: 5, min_confidence: 0.5 }
@@ -12,7 +13,7 @@ export const ChatSettings = t.Object({
 export type ChatSettings = Static<typeof ChatSettings>
 
 export const UpdateChatSettingsBody = t.Object({
-  max_bot_replies: t.Optional(t.Integer({ minimum: 1, maximum: 100, error: 'max_bot_replies must be an integer from 1 to 100' })),
+  max_bot_replies: t.Optional(RequestInteger({ minimum: 1, maximum: 100, error: 'max_bot_replies must be an integer from 1 to 100' })),
   min_confidence: t.Optional(t.Number({ minimum: 0, maximum: 1, error: 'min_confidence must be a number from 0 to 1' })),
 })
 export type UpdateChatSettingsInput = Static<typeof UpdateChatSettingsBody>

@@ -2,9 +2,10 @@
 import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 import { TokenQuery } from '../../http/params'
+import { RequestInteger } from '../../http/request-integer'
 
 const Prompt = t.String({ minLength: 1, maxLength: 200, error: 'prompt must be 1-200 characters' })
-const Position = t.Integer({ minimum: 0, maximum: 1_000_000, error: 'position must be an integer from 0 to 1000000' })
+const Position = RequestInteger({ minimum: 0, maximum: 1_000_000, error: 'position must be an integer from 0 to 1000000' })
 
 export const Starter = t.Object({ id: Type.Integer(), prompt: t.String(), position: Type.Integer(), enabled: t.Boolean() })
 export type Starter = Static<typeof Starter>

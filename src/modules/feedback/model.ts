@@ -2,12 +2,13 @@
 import { type Static, t } from 'elysia'
 import { ResponseInteger } from '../../http/envelope'
 import { TokenQuery } from '../../http/params'
+import { RequestInteger } from '../../http/request-integer'
 import { VisitorRef } from '../sessions/model'
 
 /** Longest feedback comment. */
 export const MAX_COMMENT_CHARS = 2000
 
-export const Rating = t.Integer({ minimum: 1, maximum: 5, error: 'rating must be an integer from 1 to 5' })
+export const Rating = RequestInteger({ minimum: 1, maximum: 5, error: 'rating must be an integer from 1 to 5' })
 
 export const Feedback = t.Object({
   id: ResponseInteger(),
@@ -23,6 +24,6 @@ export const ListFeedbackQuery = t.Object({
   ...TokenQuery,
   since: t.Optional(t.String({ description: 'ISO-8601: only feedback at or after this instant.' })),
   rating: t.Optional(Rating),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20, error: 'limit must be an integer from 1 to 100' })),
+  limit: t.Optional(RequestInteger({ minimum: 1, maximum: 100, default: 20, error: 'limit must be an integer from 1 to 100' })),
   cursor: t.Optional(t.String({ maxLength: 200, description: 'next_cursor from the previous page' })),
 })

@@ -2,6 +2,7 @@
 import { type Static, t } from 'elysia'
 import { ResponseInteger } from '../../http/envelope'
 import { TokenQuery } from '../../http/params'
+import { RequestInteger } from '../../http/request-integer'
 
 /** Longest message a visitor or an agent may send. */
 export const MAX_MESSAGE_CHARS = 4000
@@ -28,6 +29,6 @@ export const ListMessagesQuery = t.Object({
   ...TokenQuery,
   session_id: t.Optional(t.String({ maxLength: 64 })),
   sessionId: t.Optional(t.String({ maxLength: 64, description: 'Alias of session_id.' })),
-  after: t.Optional(t.Integer({ minimum: 0, error: 'after must be a message id (an integer >= 0)' })),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 100, error: 'limit must be an integer from 1 to 200' })),
+  after: t.Optional(RequestInteger({ minimum: 0, error: 'after must be a message id (an integer >= 0)' })),
+  limit: t.Optional(RequestInteger({ minimum: 1, maximum: 200, default: 100, error: 'limit must be an integer from 1 to 200' })),
 })

@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 import { PageQuery, TokenQuery } from '../../http/params'
+import { RequestInteger } from '../../http/request-integer'
 
 /** Limits of the visitor and event model (also quoted in 400 messages). */
 export const VISITOR_LIMITS = {
@@ -87,7 +88,7 @@ export const VisitorListQuery = t.Object({
   ...TokenQuery,
   ...PageQuery,
   key: t.Optional(t.String({ description: 'Return this one visitor with its events and segments instead of a list.' })),
-  segment: t.Optional(t.Integer({ minimum: 1, error: 'segment must be a segment id' })),
+  segment: t.Optional(RequestInteger({ minimum: 1, error: 'segment must be a segment id' })),
   email: t.Optional(t.String()),
   updated_since: t.Optional(t.String({ description: 'ISO-8601; visitors changed at or after it.' })),
 })

@@ -2,6 +2,7 @@
 import { type Static, t } from 'elysia'
 import { ResponseInteger } from '../../http/envelope'
 import { PageQuery, TokenQuery } from '../../http/params'
+import { RequestInteger } from '../../http/request-integer'
 
 const Status = t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed'), t.Literal('dead')], {
   error: 'status must be pending, succeeded, failed or dead',
@@ -42,7 +43,7 @@ export type DeliveryDetail = Static<typeof DeliveryDetail>
 export const ListDeliveriesQuery = t.Object({
   ...TokenQuery,
   ...PageQuery,
-  subscription_id: t.Optional(t.Integer({ minimum: 1, error: 'subscription_id must be a positive integer' })),
+  subscription_id: t.Optional(RequestInteger({ minimum: 1, error: 'subscription_id must be a positive integer' })),
   status: t.Optional(Status),
   event: t.Optional(EventName),
 })

@@ -5,6 +5,7 @@
  */
 import { type Static, t } from 'elysia'
 import { ResponseInteger } from '../../http/envelope'
+import { RequestInteger } from '../../http/request-integer'
 import { Rating } from '../feedback/model'
 import { Message, MessageText } from '../messages/model'
 import { HandoffReason, SessionStatus } from '../sessions/model'
@@ -60,8 +61,8 @@ export const WidgetQuery = t.Object({
 
 export const WidgetMessagesQuery = t.Object({
   ...WidgetQuery.properties,
-  after: t.Optional(t.Integer({ minimum: 0, error: 'after must be a message id (an integer >= 0)' })),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 100, error: 'limit must be an integer from 1 to 200' })),
+  after: t.Optional(RequestInteger({ minimum: 0, error: 'after must be a message id (an integer >= 0)' })),
+  limit: t.Optional(RequestInteger({ minimum: 1, maximum: 200, default: 100, error: 'limit must be an integer from 1 to 200' })),
 })
 
 export const WidgetSessionParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64, error: 'id must be a session id (cs_...)' }) })
