@@ -5,10 +5,14 @@
  */
 import type { Database } from 'bun:sqlite'
 import { existsSync } from 'node:fs'
-import type { FromCheckpointer, ToCheckpointer } from './checkpoint-worker'
+import { FORCED_RESTART_FRAMES, type FromCheckpointer, type ToCheckpointer } from './checkpoint-worker'
 
-/** WAL pages (of 4 KiB) after which the writer checkpoints by itself: ~80 MB, a backstop only. */
-export const BACKSTOP_CHECKPOINT_PAGES = 20_000
+/**
+ * WAL pages (of 4 KiB) after which the writer checkpoints by itself: ~512 MB, a backstop only (a
+ * checkpoint in the writer stalls requests 20-45 ms). Twice the thread's forced restart, so under
+ * a sustained write load the thread restarts the WAL well before the writer would step in.
+ */
+export const BACKSTOP_CHECKPOINT_PAGES = 2 * FORCED_RESTART_FRAMES
 /** SQLite's default automatic checkpoint, restored when the thread is not running. */
 const DEFAULT_CHECKPOINT_PAGES = 1000
 
