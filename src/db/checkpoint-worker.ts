@@ -5,6 +5,7 @@
  * fsyncs. Here, with its own connection, PASSIVE checkpoints run on a timer and never block a
  * writer or a reader.
  */
+import { statSync } from 'node:fs'
 import { openDatabase } from './open'
 
 declare const self: Worker
@@ -25,29 +26,62 @@ export type FromCheckpointer = { type: 'ready' } | { type: 'stopped' } | { type:
 export const FORCED_RESTART_FRAMES = 65_536
 /** A forced restart first lets PASSIVE copy until at most this many frames are left (a shorter lock). */
 const RESTART_LEFTOVER_FRAMES = 512
+/** A WAL file larger than this is truncated at the first tick without writes since the last one. */
+export const WAL_TRIM_BYTES = 64 * 1024 * 1024
+
+/** What the thread remembers between ticks. */
+export interface CheckpointState {
+  /** `PRAGMA data_version` at the previous tick: it changes when another connection commits (-1: unknown). */
+  lastVersion: number
+}
+
+/** Where and when the WAL is restarted and trimmed (the defaults, or small values in tests). */
+export interface CheckpointLimits {
+  restartFrames: number
+  /** The WAL file, to trim it when it is over `trimBytes` (no trimming without it). */
+  walPath?: string
+  trimBytes: number
+}
 
 type CheckpointRow = { busy: number; log: number; checkpointed: number }
 
 /**
- * One tick: a PASSIVE checkpoint (never blocks a writer or a reader), then a WAL restart if the
- * WAL has reached `restartFrames`. Returns the WAL frames still not copied (-1 when the checkpoint
- * could not run).
+ * One tick: a PASSIVE checkpoint (never blocks a writer or a reader); then a WAL restart if the
+ * WAL has reached `restartFrames`, or, when nothing was written since the last tick and the file
+ * has outgrown `trimBytes`, a TRUNCATE (holding the write lock for the ftruncate is harmless when
+ * nobody writes). Returns the WAL frames still not copied (-1 when the checkpoint could not run).
  */
-export function checkpointOnce(db: ReturnType<typeof openDatabase>, restartFrames = FORCED_RESTART_FRAMES): number {
-  const passive = () => db.query<CheckpointRow, []>('PRAGMA wal_checkpoint(PASSIVE)').get()
-  let row = passive()
-  if (!row || row.busy !== 0) return -1
-  if (row.log > 0 && row.log >= restartFrames) {
+export function checkpointOnce(
+  db: ReturnType<typeof openDatabase>,
+  state: CheckpointState,
+  limits: CheckpointLimits = { restartFrames: FORCED_RESTART_FRAMES, trimBytes: WAL_TRIM_BYTES },
+): number {
+  const checkpoint = (mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE') => db.query<CheckpointRow, []>(`PRAGMA wal_checkpoint(${mode})`).get()
+  let row = checkpoint('PASSIVE')
+  if (row?.busy !== 0) return -1
+  const version = db.query<{ data_version: number }, []>('PRAGMA data_version').get()?.data_version ?? -1
+  const quiet = row.log > 0 && row.log === row.checkpointed && version === state.lastVersion
+  state.lastVersion = version
+  if (row.log > 0 && row.log >= limits.restartFrames) {
     for (let pass = 0; pass < 4 && row.log - row.checkpointed > RESTART_LEFTOVER_FRAMES; pass++) {
-      const next = passive()
-      if (!next || next.busy !== 0) break
+      const next = checkpoint('PASSIVE')
+      if (next?.busy !== 0) break
       row = next
     }
-    // RESTART, not TRUNCATE: re-growing the file would cost the writers (journal_size_limit trims
-    // it to 64 MB). With busy_timeout 0 it gives up at once if a reader or writer is active.
-    row = db.query<CheckpointRow, []>('PRAGMA wal_checkpoint(RESTART)').get() ?? row
+    // With busy_timeout 0 this gives up at once if a reader or writer is active.
+    row = checkpoint('RESTART') ?? row
+  } else if (quiet && limits.walPath && fileSize(limits.walPath) > limits.trimBytes) {
+    row = checkpoint('TRUNCATE') ?? row
   }
   return row.log - row.checkpointed
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
 }
 
 // Thread entry: the first message carries the database path and the interval.
@@ -61,9 +95,11 @@ if (!Bun.isMainThread) {
       try {
         db = openDatabase(msg.dbPath)
         db.exec('PRAGMA busy_timeout = 0')
+        const state: CheckpointState = { lastVersion: -1 }
+        const limits: CheckpointLimits = { restartFrames: FORCED_RESTART_FRAMES, walPath: `${msg.dbPath}-wal`, trimBytes: WAL_TRIM_BYTES }
         timer = setInterval(() => {
           try {
-            if (db) checkpointOnce(db)
+            if (db) checkpointOnce(db, state, limits)
           } catch {
             // Busy or locked: the next tick tries again, and the writer's autocheckpoint is the backstop.
           }
@@ -78,7 +114,7 @@ if (!Bun.isMainThread) {
       if (timer) clearInterval(timer)
       try {
         // The last tick: a stopping server writes no more, so this one restarts the WAL too.
-        if (db) checkpointOnce(db, 1)
+        if (db) checkpointOnce(db, { lastVersion: -1 }, { restartFrames: 1, trimBytes: WAL_TRIM_BYTES })
       } catch {}
       db?.close()
       db = null

@@ -31,7 +31,8 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
   // the OS on every track once the database outgrows 2 MB. It fills only with pages in use.
   db.exec('PRAGMA cache_size = -16000')
   db.exec('PRAGMA temp_store = MEMORY')
-  // After a burst the WAL is cut back to 64 MB when it restarts, instead of keeping its peak size.
-  if (!opts.readonly) db.exec('PRAGMA journal_size_limit = 67108864')
+  // No journal_size_limit: with one, the first commit after a WAL restart truncates the file on
+  // the request path (ftruncate of a 256 MB WAL took ~120 ms here). The checkpoint thread trims
+  // the WAL instead, at a moment without writes (src/db/checkpoint-worker.ts).
   return db
 }

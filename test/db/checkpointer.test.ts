@@ -3,7 +3,7 @@ import type { Database } from 'bun:sqlite'
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkpointOnce, FORCED_RESTART_FRAMES } from '../../src/db/checkpoint-worker'
+import { type CheckpointState, checkpointOnce, FORCED_RESTART_FRAMES, WAL_TRIM_BYTES } from '../../src/db/checkpoint-worker'
 import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from '../../src/db/checkpointer'
 import { openDatabase } from '../../src/db/open'
 import { tempDir } from '../helpers'
@@ -62,13 +62,15 @@ describe('checkpointer', () => {
 /**
  * The thread's tick. A WAL restart holds the write lock while it copies the newest frames and
  * fsyncs; issued on every tick under a steady write load it stalled the writer every 250 ms
- * (track p99 12-22 ms). Now a tick only copies, until the WAL is overdue.
+ * (track p99 12-22 ms). Now a tick only copies, until the WAL is overdue; and the WAL file is
+ * trimmed by the tick when nobody writes, never by a writer's commit.
  */
 describe('checkpointOnce', () => {
   let thread: Database
   let issued: string[]
   /** The thread's connection, recording the statements the tick issues. */
   let recorded: Database
+  let state: CheckpointState
   beforeEach(() => {
     thread = openDatabase(path)
     thread.exec('PRAGMA busy_timeout = 0')
@@ -76,24 +78,31 @@ describe('checkpointOnce', () => {
     issued = []
     recorded = new Proxy(thread, {
       get(target, key) {
-        if (key === 'query') return (sql: string) => (issued.push(sql), target.query(sql))
-        return Reflect.get(target, key)
+        if (key !== 'query') return Reflect.get(target, key)
+        return (sql: string) => {
+          issued.push(sql)
+          return target.query(sql)
+        }
       },
     })
+    state = { lastVersion: -1 }
   })
   afterEach(() => thread.close())
 
-  const restarts = () => issued.filter((sql) => sql.includes('RESTART')).length
+  const walPath = () => `${path}-wal`
+  const walBytes = () => statSync(walPath()).size
+  const issuedMode = (mode: string) => issued.filter((sql) => sql.includes(mode)).length
   const rows = () => db.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM t').get()?.n
   /** WAL frames right now (a PASSIVE checkpoint reports them). */
   const walFrames = () => thread.query<{ log: number }, []>('PRAGMA wal_checkpoint(PASSIVE)').get()?.log
+  const limits = (restartFrames: number, trimBytes = 1) => ({ restartFrames, walPath: walPath(), trimBytes })
 
-  test('while the WAL is under the limit, ticks copy every frame and never take the write lock', () => {
+  test('while writes keep coming under the limit, ticks copy every frame and never take the write lock', () => {
     for (let i = 0; i < 5; i++) {
       insert(40)
-      expect(checkpointOnce(recorded, 10_000)).toBe(0)
+      expect(checkpointOnce(recorded, state, limits(10_000))).toBe(0)
     }
-    expect(restarts()).toBe(0)
+    expect(issuedMode('RESTART') + issuedMode('TRUNCATE')).toBe(0)
     // Fully copied, so the writer starts the WAL over by itself: it does not grow.
     insert(1)
     expect(walFrames()).toBeLessThan(5)
@@ -101,13 +110,39 @@ describe('checkpointOnce', () => {
 
   test('an overdue WAL is restarted: copied to the end, and the next write starts it over', () => {
     insert(40)
-    const before = walFrames() ?? 0
-    expect(before).toBeGreaterThan(10)
-    expect(checkpointOnce(recorded, 10)).toBe(0)
-    expect(restarts()).toBe(1)
+    expect(walFrames()).toBeGreaterThan(10)
+    expect(checkpointOnce(recorded, state, limits(10))).toBe(0)
+    expect(issuedMode('RESTART')).toBe(1)
     insert(1)
     expect(walFrames()).toBeLessThan(5)
     expect(rows()).toBe(41)
+  })
+
+  test('a writer never truncates the WAL file; the first tick without writes since the last one does', () => {
+    // A journal_size_limit would make the first commit after a restart truncate the file, on the
+    // request path (~120 ms for a 256 MB WAL on this VM's ext4).
+    expect(db.query<{ journal_size_limit: number }, []>('PRAGMA journal_size_limit').get()?.journal_size_limit).toBe(-1)
+    insert(200)
+    const peak = walBytes()
+    expect(peak).toBeGreaterThan(100_000)
+    checkpointOnce(recorded, state, limits(10)) // restart under writes
+    insert(1) // the first commit after a restart: with a journal_size_limit it would truncate here
+    expect(walBytes()).toBe(peak)
+    checkpointOnce(recorded, state, limits(10_000)) // copies the new frame; writes came since the last tick
+    expect(issuedMode('TRUNCATE')).toBe(0)
+    checkpointOnce(recorded, state, limits(10_000)) // nothing written since: trim
+    expect(issuedMode('TRUNCATE')).toBe(1)
+    expect(walBytes()).toBe(0)
+    insert(1)
+    expect(rows()).toBe(202)
+  })
+
+  test('a WAL file under the trim size is left as it is', () => {
+    insert(40)
+    checkpointOnce(recorded, state, limits(10_000, 10_000_000))
+    checkpointOnce(recorded, state, limits(10_000, 10_000_000))
+    expect(issuedMode('TRUNCATE')).toBe(0)
+    expect(walBytes()).toBeGreaterThan(0)
   })
 
   test('a reader on an old snapshot keeps its frames: the tick reports what is left and does not wait for it', () => {
@@ -117,16 +152,17 @@ describe('checkpointOnce', () => {
       reader.exec('BEGIN')
       reader.query('SELECT COUNT(*) FROM t').get() // holds a snapshot inside the WAL
       insert(40)
-      expect(checkpointOnce(recorded, 10)).toBeGreaterThan(0)
+      expect(checkpointOnce(recorded, state, limits(10))).toBeGreaterThan(0)
       reader.exec('COMMIT')
-      expect(checkpointOnce(recorded, 10)).toBe(0)
+      expect(checkpointOnce(recorded, state, limits(10))).toBe(0)
       expect(rows()).toBe(50)
     } finally {
       reader.close()
     }
   })
 
-  test('the backstop in the writer sits above the forced restart', () => {
+  test('the defaults: the writer backstop sits above the forced restart, which sits above the trim size', () => {
     expect(BACKSTOP_CHECKPOINT_PAGES).toBeGreaterThan(FORCED_RESTART_FRAMES)
+    expect(FORCED_RESTART_FRAMES * 4096).toBeGreaterThan(WAL_TRIM_BYTES)
   })
 })
