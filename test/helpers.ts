@@ -108,10 +108,4 @@ export function expectError(res: { status: number; headers: Headers; body: any }
   if (problems.length) throw new Error(`${problems.join('; ')}\n${JSON.stringify(res.body)}`)
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): number {
-  const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('') })
-  const port = s.port as number
-  s.stop(true)
-  return port
-}
+export { freePort } from '../scripts/free-port'

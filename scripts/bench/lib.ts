@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Subprocess, spawn } from 'bun'
+import { freePort } from '../free-port'
 
 /** Rounds per interleaved comparison. */
 export const ROUNDS = 3
@@ -22,14 +23,6 @@ export interface LoadResult {
   errors: number
   non2xx: number
   total: number
-}
-
-/** A free loopback port. */
-export function freePort(): number {
-  const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('') })
-  const port = s.port as number
-  s.stop(true)
-  return port
 }
 
 /** Waits until `url` answers 200, or throws after `ms`. */

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'bun'
-import { freePort, ROOT } from './lib'
+import { freePort } from '../free-port'
+import { ROOT } from './lib'
 
 const RUNS = 15
 
