@@ -2,7 +2,8 @@
  * Conversation starters and site settings in real Chromium against the real server: starters
  * added, reordered, disabled, edited and deleted (checked through the API the widget reads);
  * the plan (owners only), the publishable key with its install snippet, and identity
- * verification with its secret shown once (checked by a publishable-key call being refused).
+ * verification with its secret shown once (checked by a publishable-key call being refused), and
+ * the chat bot settings (checked through GET /v1/chat_settings).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
@@ -154,6 +155,61 @@ describe('site settings', () => {
     await page.getByRole('button', { name: 'Save verification setting' }).click()
     expect(await page.getByRole('status').first().textContent()).toContain('Identity verification is off')
     expect((await identify()).status).toBe(200)
+    await context.close()
+  }, 60_000)
+
+  test('chat bot settings: the defaults shown, both changed through the form and read back through the API', async () => {
+    const { context, page } = await freshPage(b)
+    await signIn(page, srv.url, 'agent@example.com', 'agent password')
+    await page.goto(`${srv.url}/dashboard/settings`)
+    const section = page.getByRole('region', { name: 'Chat bot' })
+    expect(await section.textContent()).toContain('after 5 bot replies (default)')
+    expect(await page.getByLabel('Max bot replies').inputValue()).toBe('5')
+    expect(await page.getByLabel('Minimum confidence').inputValue()).toBe('0.5')
+    expect((await api('GET', '/v1/chat_settings')).body.data).toEqual({ max_bot_replies: 5, min_confidence: 0.5 })
+
+    await page.getByLabel('Max bot replies').fill('8')
+    await page.getByLabel('Minimum confidence').fill('0.75')
+    await page.getByRole('button', { name: 'Save chat bot settings' }).click()
+    expect(await page.getByRole('status').first().textContent()).toContain('Chat bot settings saved')
+    expect(await section.textContent()).toContain("after 8 bot replies, or when the knowledge-base bot's confidence is below 0.75.")
+    expect(await page.getByLabel('Max bot replies').inputValue()).toBe('8')
+    expect(await page.getByLabel('Minimum confidence').inputValue()).toBe('0.75')
+    expect((await api('GET', '/v1/chat_settings')).body.data).toEqual({ max_bot_replies: 8, min_confidence: 0.75 })
+    await context.close()
+  }, 60_000)
+
+  test('chat bot settings: a bad value is refused naming the field, and the stored values stay', async () => {
+    const { context, page } = await freshPage(b)
+    await signIn(page, srv.url, 'agent@example.com', 'agent password')
+    await page.goto(`${srv.url}/dashboard/settings`)
+    const before = (await api('GET', '/v1/chat_settings')).body.data
+    const form = page.getByRole('region', { name: 'Chat bot' }).locator('form')
+
+    // Chromium's own check stops an out-of-range number before it is sent.
+    await page.getByLabel('Max bot replies').fill('101')
+    await page.getByRole('button', { name: 'Save chat bot settings' }).click()
+    expect(await page.getByLabel('Max bot replies').evaluate((el) => (el as HTMLInputElement).validity.rangeOverflow)).toBe(true)
+    expect(await alertText(page)).toBeNull()
+
+    // What gets past the browser, the server refuses with the API's own message.
+    for (const [field, value, message] of [
+      ['Max bot replies', '0', 'Max_bot_replies must be an integer from 1 to 100.'],
+      ['Max bot replies', '2.5', 'Max_bot_replies must be an integer from 1 to 100.'],
+      ['Minimum confidence', '1.5', 'Min_confidence must be a number from 0 to 1.'],
+      ['Minimum confidence', '-0.1', 'Min_confidence must be a number from 0 to 1.'],
+    ] as const) {
+      await page.goto(`${srv.url}/dashboard/settings`)
+      await form.evaluate((f) => {
+        ;(f as HTMLFormElement).noValidate = true
+      })
+      await page.getByLabel(field).fill(value)
+      await page.getByRole('button', { name: 'Save chat bot settings' }).click()
+      expect(await alertText(page)).toContain(message)
+      expect(await page.getByLabel(field).inputValue()).toBe(value) // kept for correcting
+      expect((await api('GET', '/v1/chat_settings')).body.data).toEqual(before)
+      expect(await page.getByRole('region', { name: 'Chat bot' }).textContent()).toContain(`after ${before.max_bot_replies} bot replies`)
+    }
     await context.close()
   }, 60_000)
 })

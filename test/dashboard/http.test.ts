@@ -181,6 +181,44 @@ describe('pages', () => {
     expect((await get(b, '/dashboard/tags?site=abc')).res.status).toBe(404)
   })
 
+  test('chat bot settings: bad values are a 400 page naming the field and change nothing; good ones are saved', async () => {
+    const { b } = await signInAs(EMAIL, PASSWORD)
+    const form = await get(b, '/dashboard/settings?site=1')
+    expect(form.text).toContain('<h2 id="chat-h">Chat bot</h2>')
+    const csrf = csrfOf(form.text)
+    const defaults = { max_bot_replies: 5, min_confidence: 0.5 }
+    const MAX = 'Max_bot_replies must be an integer from 1 to 100.'
+    const MIN = 'Min_confidence must be a number from 0 to 1.'
+    for (const [max, min, message] of [
+      ['0', '0.5', MAX],
+      ['101', '0.5', MAX],
+      ['2.5', '0.5', MAX],
+      ['lots', '0.5', MAX],
+      ['', '0.5', MAX],
+      ['0x0', '0.5', MAX],
+      ['1e3', '0.5', MAX],
+      ['5', '1.5', MIN],
+      ['5', '-0.1', MIN],
+      ['5', 'half', MIN],
+      ['5', '', MIN],
+      ['5', 'Infinity', MIN],
+    ] as const) {
+      const r = await post(b, '/dashboard/settings?site=1', { csrf, action: 'chat', max_bot_replies: max, min_confidence: min })
+      expect(r.res.status).toBe(400)
+      expect(r.text).toContain(message)
+      expect((await t.call('GET', '/v1/chat_settings')).body.data).toEqual(defaults)
+    }
+    const saved = await post(b, '/dashboard/settings?site=1', { csrf, action: 'chat', max_bot_replies: ' 12 ', min_confidence: '0.3' })
+    expect(saved.res.status).toBe(303)
+    expect(saved.res.headers.get('location')).toBe('/dashboard/settings?site=1&notice=chat')
+    expect((await t.call('GET', '/v1/chat_settings')).body.data).toEqual({ max_bot_replies: 12, min_confidence: 0.3 })
+    const after = await get(b, '/dashboard/settings?site=1&notice=chat')
+    expect(after.text).toContain('Chat bot settings saved')
+    expect(after.text).toContain('name="max_bot_replies" type="number" min="1" max="100" step="1" required value="12"')
+    // The other site keeps its own settings.
+    expect((await t.call('GET', '/v1/chat_settings', { token: t.otherSiteToken })).body.data).toEqual(defaults)
+  })
+
   test('assets are cacheable with an ETag', async () => {
     const first = await t.app.handle(new Request('http://localhost/dashboard/assets/dashboard.js'))
     const etag = first.headers.get('etag') ?? ''

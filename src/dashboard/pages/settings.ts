@@ -1,20 +1,25 @@
 /**
  * /dashboard/settings: the site's plan and rate limit (owners change them), its publishable key
- * with the install snippet, and identity verification (require it, rotate the secret, shown once).
- * Calls the sites and site-settings services, the ones the CLI and API use.
+ * with the install snippet, identity verification (require it, rotate the secret, shown once), and
+ * the chat bot's hand-off settings. Calls the sites, site-settings and chat-settings services, the
+ * ones the CLI and API use.
  */
 import { Elysia } from 'elysia'
+import { chatSettings, updateChatSettings } from '../../chat/settings'
 import { ForbiddenError, NotFoundError } from '../../errors'
 import { installSnippet } from '../../modules/assets/demo-page'
+import { DEFAULT_CHAT_SETTINGS, UpdateChatSettingsBody } from '../../modules/chat-settings/model'
 import { getSiteSettings, rotateIdentitySecret, updateSiteSettings } from '../../modules/site-settings/service'
 import { PLAN_NAMES, PLANS, siteRateLimit } from '../../modules/sites/plans'
 import { updateSite } from '../../modules/sites/service'
 import { type Html, html, raw, time } from '../html'
 import {
   attempt,
+  checkInput,
   confirmPage,
   csrfField,
   errorBox,
+  type Form,
   formOf,
   href,
   htmlResponse,
@@ -33,6 +38,44 @@ const NOTICES: Record<string, string> = {
   plan: 'Plan saved: the new rate limit applies within a second.',
   identity_on: 'Identity verification is now required.',
   identity_off: 'Identity verification is off: publishable-key callers may identify any visitor key.',
+  chat: 'Chat bot settings saved: they apply from the next visitor message.',
+}
+
+/** The chat bot form's values as typed (re-shown when refused). */
+interface ChatDraft {
+  max_bot_replies: string
+  min_confidence: string
+}
+
+/**
+ * The API input the chat bot form describes, always as numbers (read as the API reads an integer
+ * string; blank or text is NaN), so the API's schema range-checks every value and refuses a bad
+ * one with its own message naming the field. A string would skip that check: the schema's string
+ * branch is range-checked only when the API decodes it.
+ */
+function chatInputOf(form: Form): { max_bot_replies: number; min_confidence: number } {
+  const value = (name: string) => {
+    const typed = form.get(name).trim()
+    return typed === '' ? Number.NaN : Number(typed)
+  }
+  return { max_bot_replies: value('max_bot_replies'), min_confidence: value('min_confidence') }
+}
+
+function chatSection(ctx: PageContext, draft?: ChatDraft): Html {
+  const current = chatSettings(ctx.kit.deps.store, ctx.site.id)
+  const d = draft ?? { max_bot_replies: String(current.max_bot_replies), min_confidence: String(current.min_confidence) }
+  const isDefault = (k: keyof typeof DEFAULT_CHAT_SETTINGS) => (current[k] === DEFAULT_CHAT_SETTINGS[k] ? ' (default)' : '')
+  return html`<section class="card" aria-labelledby="chat-h"><h2 id="chat-h">Chat bot</h2>
+<p>When the bot stops answering a chat and hands it to a human. The API reads and changes these at <code>/v1/chat_settings</code>.</p>
+<p>Now: a human takes over after <strong id="chat-max-bot-replies-now">${current.max_bot_replies}</strong> bot replies${isDefault('max_bot_replies')}, or when the knowledge-base bot's confidence is below <strong id="chat-min-confidence-now">${current.min_confidence}</strong>${isDefault('min_confidence')}.</p>
+<form method="post" action="${href(ctx, SETTINGS_PATH)}">${csrfField(ctx)}<input type="hidden" name="action" value="chat">
+<label for="chat-max-bot-replies">Max bot replies</label>
+<input id="chat-max-bot-replies" name="max_bot_replies" type="number" min="1" max="100" step="1" required value="${d.max_bot_replies}" aria-describedby="chat-max-bot-replies-help">
+<p id="chat-max-bot-replies-help" class="muted">After this many bot answers in a chat, the visitor's next message goes to a human (1 to 100; default ${DEFAULT_CHAT_SETTINGS.max_bot_replies}).</p>
+<label for="chat-min-confidence">Minimum confidence</label>
+<input id="chat-min-confidence" name="min_confidence" type="number" min="0" max="1" step="any" required value="${d.min_confidence}" aria-describedby="chat-min-confidence-help">
+<p id="chat-min-confidence-help" class="muted">The knowledge-base bot hands off to a human when its best passage covers less than this share of the question (0 to 1; default ${DEFAULT_CHAT_SETTINGS.min_confidence}).</p>
+<p><button type="submit">Save chat bot settings</button></p></form></section>`
 }
 
 function secretPanel(secret: string, heading: string): Html {
@@ -44,7 +87,7 @@ function secretPanel(secret: string, heading: string): Html {
 </section>`
 }
 
-function settingsView(ctx: PageContext, o: { secret?: { value: string; heading: string }; error?: unknown; status?: number } = {}): Response {
+function settingsView(ctx: PageContext, o: { secret?: { value: string; heading: string }; chat?: ChatDraft; error?: unknown; status?: number } = {}): Response {
   const { store } = ctx.kit.deps
   const site = store.sites.byId(ctx.site.id) ?? ctx.site
   const settings = getSiteSettings(store, site.id)
@@ -81,7 +124,8 @@ ${planForm}</section>
 <p><label class="inline"><input type="checkbox" name="identity_required" value="1"${settings.identity_required ? raw(' checked') : ''}> Require identity verification</label></p>
 <p><button type="submit">Save verification setting</button></p></form>
 <p><a class="button secondary" href="${href(ctx, SETTINGS_PATH, { confirm: 'rotate' })}">Rotate identity secret</a></p>
-</section>`,
+</section>
+${chatSection(ctx, o.chat)}`,
       SETTINGS_PATH,
     ),
     o.status,
@@ -90,7 +134,7 @@ ${planForm}</section>
 
 /** The site settings page routes. */
 export function settingsRoutes(kit: Kit) {
-  const { store } = kit.deps
+  const { store, clock } = kit.deps
   return new Elysia()
     .get('/settings', async ({ request }) => {
       const ctx = await signedIn(kit, request)
@@ -126,6 +170,20 @@ export function settingsRoutes(kit: Kit) {
         if (out.identity_secret)
           return settingsView(ctx, { secret: { value: out.identity_secret, heading: 'Verification required: your new identity secret' } })
         return redirect(href(ctx, SETTINGS_PATH, { notice: required ? 'identity_on' : 'identity_off' }))
+      }
+      if (action === 'chat') {
+        return attempt(
+          () => {
+            updateChatSettings(store, clock, ctx.site.id, checkInput(UpdateChatSettingsBody, chatInputOf(form)))
+            return redirect(href(ctx, SETTINGS_PATH, { notice: 'chat' }))
+          },
+          (err) =>
+            settingsView(ctx, {
+              chat: { max_bot_replies: form.get('max_bot_replies'), min_confidence: form.get('min_confidence') },
+              error: err,
+              status: err.status,
+            }),
+        )
       }
       if (action === 'rotate') {
         const out = rotateIdentitySecret(store, ctx.site.id)
