@@ -9,6 +9,7 @@ import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
 import { isLiveUrl } from './dashboard/live'
+import { isBusyError } from './db/busy-timeout'
 import { type Checkpointer, startCheckpointer } from './db/checkpointer'
 import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
@@ -23,6 +24,11 @@ import { pruneWebhookHistory } from './webhooks/retention'
 
 /** How long after listening the worker threads start and the setup link is made (see below). */
 const AFTER_LISTENING_DELAY_MS = 20
+/** A periodic flush that found the database locked tries again this often, this many times. */
+const FLUSH_RETRY_MS = 20
+const FLUSH_RETRIES = 10
+/** The shutdown flush waits for a lock as long as any write (the connection's usual timeout). */
+const SHUTDOWN_FLUSH_LOCK_WAIT_MS = 5000
 
 export interface RunningServer {
   url: string
@@ -62,17 +68,29 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const builtMs = performance.now()
   app.buckets.restore(store.rateBuckets.loadAll())
 
-  const flush = () => {
+  /**
+   * Writes request counters and rate-limit buckets. On the timer it waits for no lock: the webhook
+   * thread commits often, and SQLite's busy handler sleeps inside the call, holding the event loop
+   * (every request) for 8-18 ms, up to 5 s, whenever the two collide. A busy attempt is retried
+   * shortly; counters and buckets stay in memory until written. The last flush, on shutdown
+   * (the worker has stopped), waits as usual.
+   */
+  let flushRetry: ReturnType<typeof setTimeout> | undefined
+  const flush = (lockWaitMs: number, retriesLeft = 0) => {
+    const dirty = app.buckets.takeDirty()
     try {
-      app.usage.flush()
-      const dirty = app.buckets.takeDirty()
-      if (dirty.length) store.rateBuckets.save(dirty)
+      store.withBusyTimeout(lockWaitMs, () => {
+        app.usage.flush()
+        if (dirty.length) store.rateBuckets.save(dirty)
+      })
       app.buckets.sweep()
     } catch (err) {
-      logger.error('flush failed; will retry', { error: String(err) })
+      app.buckets.returnDirty(dirty)
+      if (!isBusyError(err)) logger.error('flush failed; will retry', { error: String(err) })
+      else if (retriesLeft > 0) flushRetry = setTimeout(() => flush(lockWaitMs, retriesLeft - 1), FLUSH_RETRY_MS)
     }
   }
-  const flushTimer = setInterval(flush, config.flushIntervalMs)
+  const flushTimer = setInterval(() => flush(0, FLUSH_RETRIES), config.flushIntervalMs)
   // Pick up token changes made by the CLI even when no request arrives to trigger the check.
   const epochTimer = setInterval(() => app.authenticator.checkEpoch(), 500)
 
@@ -182,7 +200,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       } catch (err) {
         logger.error('webhook worker did not stop cleanly; its leases expire and are claimed again', { error: String(err) })
       }
-      flush()
+      clearTimeout(flushRetry)
+      flush(SHUTDOWN_FLUSH_LOCK_WAIT_MS)
       await checkpointer?.stop()
       store.close()
       lock.release()

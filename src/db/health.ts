@@ -4,24 +4,19 @@
  * `timeoutMs` for a lock instead of the connection's usual 5 s, so a probe answers quickly.
  */
 import type { Database } from 'bun:sqlite'
+import { withBusyTimeout } from './busy-timeout'
 
 /** Builds the probe over an open database. */
 export function createHealthRepo(db: Database) {
   const write = db.query<never, [string]>("INSERT INTO meta (key, value) VALUES ('ready_probe_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-  const timeout = db.query<{ timeout: number }, []>('PRAGMA busy_timeout')
   return {
     /** Null when a write committed; otherwise the SQLite error code (SQLITE_FULL, SQLITE_BUSY ...). */
     probeWrite(nowMs: number, timeoutMs = 250): string | null {
-      // bun:sqlite is synchronous, so lowering the timeout for this one statement affects no one else.
-      const usual = timeout.get()?.timeout ?? 5000
-      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(timeoutMs))}`)
       try {
-        write.run(String(nowMs))
+        withBusyTimeout(db, timeoutMs, () => write.run(String(nowMs)))
         return null
       } catch (err) {
         return String((err as { code?: unknown }).code ?? (err as Error).message)
-      } finally {
-        db.exec(`PRAGMA busy_timeout = ${usual}`)
       }
     },
   }

@@ -4,6 +4,7 @@
  */
 import type { Database } from 'bun:sqlite'
 import { createAdminRepo } from './admins'
+import { withBusyTimeout } from './busy-timeout'
 import { createChatRepo } from './chat'
 import { createStarterRepo } from './conversation-starters'
 import { createHealthRepo } from './health'
@@ -47,6 +48,10 @@ export function createStore(db: Database) {
     /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate()
+    },
+    /** Runs `fn` waiting at most `timeoutMs` for a lock another connection holds (see busy-timeout.ts). */
+    withBusyTimeout<T>(timeoutMs: number, fn: () => T): T {
+      return withBusyTimeout(db, timeoutMs, fn)
     },
     /** Closes the connection. */
     close() {

@@ -81,6 +81,14 @@ export class TokenBuckets {
     return out
   }
 
+  /** Marks buckets from a `takeDirty` whose save failed dirty again, so the next checkpoint writes them. */
+  returnDirty(rows: { key: string }[]): void {
+    for (const r of rows) {
+      const b = this.buckets.get(r.key)
+      if (b) b.dirty = true
+    }
+  }
+
   /** Loads checkpointed buckets (on start). */
   restore(rows: { key: string; tokens: number; updated_ms: number }[]): void {
     for (const r of rows) this.buckets.set(r.key, { tokens: r.tokens, updatedMs: r.updated_ms, dirty: false })

@@ -67,6 +67,18 @@ describe('rate limits', () => {
     store2.close()
   })
 
+  test('buckets whose save failed are written by the next checkpoint', async () => {
+    const { createToken } = await import('../../src/modules/tokens/service')
+    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    await t.request('GET', '/v1/tags', { token: tok.token })
+    const taken = t.app.buckets.takeDirty()
+    expect(taken.map((b) => b.key)).toContain(`token:${tok.id}`)
+    expect(t.app.buckets.takeDirty()).toEqual([]) // taken once
+    t.app.buckets.returnDirty(taken) // the save found the database locked
+    const again = t.app.buckets.takeDirty()
+    expect(again.map((b) => b.key)).toEqual(taken.map((b) => b.key))
+  })
+
   test('a site rate-limit override replaces the plan figure', async () => {
     const { updateSite } = await import('../../src/modules/sites/service')
     const { createSite } = await import('../../src/modules/sites/service')
