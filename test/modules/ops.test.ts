@@ -35,6 +35,28 @@ describe('GET /readyz', () => {
     expect(t.store.db.query<{ timeout: number }, []>('PRAGMA busy_timeout').get()?.timeout).toBe(5000)
   })
 
+  test('a lock released while the probe waits is no failure, and other requests are answered meanwhile', async () => {
+    t = createTestApp()
+    const other = new Database(databasePath(t.dataDir))
+    other.exec('BEGIN IMMEDIATE') // the webhook thread or a CLI command, mid-commit
+    // Released by this same thread: only possible if the probe waits without blocking the event loop.
+    const release = setTimeout(() => other.exec('COMMIT'), 60)
+    try {
+      const probe = t.call('GET', '/readyz', { token: null })
+      const health = await t.call('GET', '/healthz', { token: null })
+      expect(health.status).toBe(200)
+      expect(other.inTransaction).toBe(true) // answered while the lock was still held
+      const res = await probe
+      // 503 only for the missing worker (no worker in this test app), not for the database.
+      expect(res.body.error.message).not.toContain('database not writable')
+      expect(res.body.error.message).toContain('webhook worker not running')
+    } finally {
+      clearTimeout(release)
+      if (other.inTransaction) other.exec('ROLLBACK')
+      other.close()
+    }
+  })
+
   test('while draining for shutdown it answers 503', async () => {
     t = createTestApp()
     t.app.lifecycle.draining = true

@@ -33,14 +33,32 @@ const Readiness = t.Object({
   }),
 })
 
+/** How long /readyz lets another writer (the webhook thread, a CLI command) hold the lock before it reports it. */
+const PROBE_LOCK_WAIT_MS = 250
+const PROBE_RETRY_MS = 10
+
+/**
+ * The write probe, retried while another connection holds the lock: each try waits for no lock,
+ * so the event loop (every other request) never sleeps in SQLite's busy handler on a probe's
+ * behalf. Null when a write committed; otherwise the SQLite error code.
+ */
+async function probeWritable(store: Store, clock: Clock): Promise<string | null> {
+  const deadline = performance.now() + PROBE_LOCK_WAIT_MS
+  for (;;) {
+    const error = store.health.probeWrite(clock.now(), 0)
+    if (error !== 'SQLITE_BUSY' || performance.now() >= deadline) return error
+    await Bun.sleep(PROBE_RETRY_MS)
+  }
+}
+
 /** `GET /readyz`: 200 when the database takes writes and the webhook worker runs, else 503 naming why. */
 export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger; webhooks: WebhookDispatcher; lifecycle: Lifecycle }) {
   return new Elysia().get(
     '/readyz',
-    ({ set }) => {
+    async ({ set }) => {
       const problems: string[] = []
       if (deps.lifecycle.draining) problems.push('shutting down')
-      const dbError = deps.store.health.probeWrite(deps.clock.now())
+      const dbError = await probeWritable(deps.store, deps.clock)
       if (dbError) problems.push(`database not writable (${dbError})`)
       let worker: ReturnType<WebhookDispatcher['status']> | null = null
       try {
