@@ -1,7 +1,7 @@
 /** Post-chat feedback schemas. */
 import { type Static, t } from 'elysia'
 import { ResponseInteger } from '../../http/envelope'
-import { TokenQuery } from '../../http/params'
+import { PageQuery, TokenQuery } from '../../http/params'
 import { RequestInteger } from '../../http/request-integer'
 import { VisitorRef } from '../sessions/model'
 
@@ -24,6 +24,5 @@ export const ListFeedbackQuery = t.Object({
   ...TokenQuery,
   since: t.Optional(t.String({ description: 'ISO-8601: only feedback at or after this instant.' })),
   rating: t.Optional(Rating),
-  limit: t.Optional(RequestInteger({ minimum: 1, maximum: 100, default: 20, error: 'limit must be an integer from 1 to 100' })),
-  cursor: t.Optional(t.String({ maxLength: 200, description: 'next_cursor from the previous page' })),
+  ...PageQuery,
 })
