@@ -87,10 +87,16 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     } catch (err) {
       app.buckets.returnDirty(dirty)
       if (!isBusyError(err)) logger.error('flush failed; will retry', { error: String(err) })
-      else if (retriesLeft > 0) flushRetry = setTimeout(() => flush(lockWaitMs, retriesLeft - 1), FLUSH_RETRY_MS)
+      else if (retriesLeft > 0) {
+        flushRetry = setTimeout(() => {
+          flushRetry = undefined
+          flush(lockWaitMs, retriesLeft - 1)
+        }, FLUSH_RETRY_MS)
+      }
     }
   }
-  const flushTimer = setInterval(() => flush(0, FLUSH_RETRIES), config.flushIntervalMs)
+  // One retry chain at a time: a tick that finds one pending leaves the writing to it.
+  const flushTimer = setInterval(() => flushRetry ?? flush(0, FLUSH_RETRIES), config.flushIntervalMs)
   // Pick up token changes made by the CLI even when no request arrives to trigger the check.
   const epochTimer = setInterval(() => app.authenticator.checkEpoch(), 500)
 

@@ -1,7 +1,8 @@
 /**
  * Storage checks for /readyz. The probe is a real write (one meta row, rewritten each time), so
  * a full disk, a read-only mount or a lock held elsewhere all show up; it waits at most
- * `timeoutMs` for a lock instead of the connection's usual 5 s, so a probe answers quickly.
+ * `timeoutMs` for a lock instead of the connection's usual 5 s (/readyz passes 0 and retries
+ * asynchronously, so the event loop never sleeps on its behalf).
  */
 import type { Database } from 'bun:sqlite'
 import { withBusyTimeout } from './busy-timeout'
@@ -11,7 +12,7 @@ export function createHealthRepo(db: Database) {
   const write = db.query<never, [string]>("INSERT INTO meta (key, value) VALUES ('ready_probe_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
   return {
     /** Null when a write committed; otherwise the SQLite error code (SQLITE_FULL, SQLITE_BUSY ...). */
-    probeWrite(nowMs: number, timeoutMs = 250): string | null {
+    probeWrite(nowMs: number, timeoutMs: number): string | null {
       try {
         withBusyTimeout(db, timeoutMs, () => write.run(String(nowMs)))
         return null
