@@ -197,11 +197,14 @@ describe('pages', () => {
       ['', '0.5', MAX],
       ['0x0', '0.5', MAX],
       ['1e3', '0.5', MAX],
+      ['0x10', '0.5', MAX],
+      ['1e1', '0.5', MAX],
       ['5', '1.5', MIN],
       ['5', '-0.1', MIN],
       ['5', 'half', MIN],
       ['5', '', MIN],
       ['5', 'Infinity', MIN],
+      ['5', '0x1', MIN],
     ] as const) {
       const r = await post(b, '/dashboard/settings?site=1', { csrf, action: 'chat', max_bot_replies: max, min_confidence: min })
       expect(r.res.status).toBe(400)

@@ -41,6 +41,9 @@ const NOTICES: Record<string, string> = {
   chat: 'Chat bot settings saved: they apply from the next visitor message.',
 }
 
+/** A number as people type it: digits, an optional sign and decimal point. */
+const PLAIN_DECIMAL = /^-?(\d+\.?\d*|\.\d+)$/
+
 /** The chat bot form's values as typed (re-shown when refused). */
 interface ChatDraft {
   max_bot_replies: string
@@ -48,15 +51,15 @@ interface ChatDraft {
 }
 
 /**
- * The API input the chat bot form describes, always as numbers (read as the API reads an integer
- * string; blank or text is NaN), so the API's schema range-checks every value and refuses a bad
+ * The API input the chat bot form describes, always as numbers (a plain decimal as typed; blank,
+ * text, "0x10" or "1e1" is NaN), so the API's schema range-checks every value and refuses a bad
  * one with its own message naming the field. A string would skip that check: the schema's string
  * branch is range-checked only when the API decodes it.
  */
 function chatInputOf(form: Form): { max_bot_replies: number; min_confidence: number } {
   const value = (name: string) => {
     const typed = form.get(name).trim()
-    return typed === '' ? Number.NaN : Number(typed)
+    return PLAIN_DECIMAL.test(typed) ? Number(typed) : Number.NaN
   }
   return { max_bot_replies: value('max_bot_replies'), min_confidence: value('min_confidence') }
 }
