@@ -4,7 +4,7 @@
  * only acts as a backstop (if the thread stalls, the WAL still cannot grow without bound).
  */
 import type { Database } from 'bun:sqlite'
-import { existsSync } from 'node:fs'
+import { workerEntry } from '../worker-entry'
 import { FORCED_RESTART_FRAMES, type FromCheckpointer, type ToCheckpointer } from './checkpoint-worker'
 
 /**
@@ -15,16 +15,6 @@ import { FORCED_RESTART_FRAMES, type FromCheckpointer, type ToCheckpointer } fro
 export const BACKSTOP_CHECKPOINT_PAGES = 2 * FORCED_RESTART_FRAMES
 /** SQLite's default automatic checkpoint, restored when the thread is not running. */
 const DEFAULT_CHECKPOINT_PAGES = 1000
-
-/** The worker's module: the source file, or its copy inside a compiled binary. */
-export function checkpointWorkerEntry(): string {
-  const here = new URL('./checkpoint-worker.ts', import.meta.url)
-  if (!import.meta.url.includes('/$bunfs/')) return here.href
-  const candidates = ['/$bunfs/root/db/checkpoint-worker.js', '/$bunfs/root/src/db/checkpoint-worker.js']
-  const found = candidates.find((p) => existsSync(p))
-  if (!found) throw new Error('the checkpoint worker is missing from this binary: build it with scripts/build.ts')
-  return found
-}
 
 export interface Checkpointer {
   /** Resolves once the thread runs (false when it could not start: the writer keeps checkpointing itself). */
@@ -37,7 +27,7 @@ export interface Checkpointer {
 export function startCheckpointer(db: Database, dbPath: string, intervalMs: number, onError: (message: string) => void = () => {}): Checkpointer {
   let worker: Worker
   try {
-    worker = new Worker(checkpointWorkerEntry())
+    worker = new Worker(workerEntry('db/checkpoint-worker', 'checkpoint worker'))
   } catch (err) {
     onError(String(err))
     return { ready: Promise.resolve(false), stop: async () => {} }

@@ -3,11 +3,11 @@
  * `status()` for /readyz; `stop()` on shutdown. The real one runs the worker thread; the idle one
  * (apps built without a server, e.g. most tests) only keeps the outbox.
  */
-import { existsSync } from 'node:fs'
 import { type Clock, systemClock } from '../clock'
 import type { Config } from '../config'
 import type { Store } from '../db/store'
 import type { Logger } from '../log'
+import { workerEntry } from '../worker-entry'
 import type { AttemptSummary, FromWorker, ToWorker, WorkerSettings } from './protocol'
 
 /** What /readyz and operators see of the delivery queue. */
@@ -72,17 +72,6 @@ export interface WorkerDispatcherOptions {
   metrics?: { webhookDeliveries: { inc(values: readonly string[]): void } }
 }
 
-/** The worker script: next to this file from source; an embedded entrypoint in the compiled binary. */
-export function workerEntry(): string {
-  const here = new URL('./worker.ts', import.meta.url)
-  if (!import.meta.url.includes('/$bunfs/')) return here.href
-  // `bun build --compile` embeds extra entrypoints relative to the entrypoints' common folder.
-  const candidates = ['/$bunfs/root/webhooks/worker.js', '/$bunfs/root/src/webhooks/worker.js']
-  const found = candidates.find((p) => existsSync(p))
-  if (!found) throw new Error('the webhook worker is missing from this binary: build it with scripts/build.ts')
-  return found
-}
-
 /** The settings the worker runs with, from the configuration. */
 export function workerSettings(config: Config, dbPath: string, manualNowMs: number | null): WorkerSettings {
   return {
@@ -126,7 +115,7 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
   const send = (msg: ToWorker) => worker?.postMessage(msg)
 
   function spawn() {
-    const w = new Worker(workerEntry())
+    const w = new Worker(workerEntry('webhooks/worker', 'webhook worker'))
     worker = w
     w.addEventListener('message', (e: MessageEvent<FromWorker>) => {
       const msg = e.data
