@@ -52,6 +52,9 @@ export function authenticateRequest(deps: AuthDeps, request: Request, queryToken
   const ip = deps.clientIp(request)
   const raw = credentialOf(request, queryToken)
   const failKey = `authfail:${ip}`
+  // Read first, counted only on a failure: safe because nothing from here to the take awaits (the
+  // token lookup is synchronous), so parallel requests cannot all pass the check before one is
+  // counted. Work that awaits between the two must take first and refund (see the sign-in form).
   const failState = deps.buckets.peek(failKey, deps.authFailuresPerMinute)
   if (!failState.allowed) {
     throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)

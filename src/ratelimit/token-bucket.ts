@@ -64,6 +64,17 @@ export class TokenBuckets {
     return this.result(b, capacity, allowed)
   }
 
+  /**
+   * Gives back one request taken under `key` (never above `capacity`). A limiter whose work is
+   * async takes before the work and refunds when it turns out not to count (a right password),
+   * so parallel requests cannot all pass a check made before any of them was counted.
+   */
+  refund(key: string, capacity: number): void {
+    const b = this.refill(key, capacity, this.clock.now())
+    b.tokens = Math.min(capacity, b.tokens + 1)
+    b.dirty = true
+  }
+
   /** The bucket's state without taking from it. */
   peek(key: string, capacity: number): TakeResult {
     const b = this.refill(key, capacity, this.clock.now())

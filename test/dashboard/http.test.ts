@@ -3,7 +3,7 @@
  * per IP, cookie flags, tampered and expired sessions, CSRF, redirects that stay on this host,
  * security headers and the asset cache.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { createAdmin } from '../../src/dashboard/accounts'
 import { createTestApp, type TestApp } from '../helpers'
 
@@ -68,6 +68,9 @@ async function signInAs(email: string, password: string, ip = '127.0.0.1', base?
 }
 
 describe('sign-in limits', () => {
+  // Each test starts with full buckets, whatever the one before it left.
+  afterEach(() => t.clock.advance(60_000))
+
   test('failed sign-ins are limited per account, and the right password waits too', async () => {
     for (let i = 0; i < 3; i++) expect((await signInAs(EMAIL, 'wrong!', `10.0.0.${i + 1}`)).res.status).toBe(401)
     const limited = await signInAs(EMAIL, PASSWORD, '10.0.0.9')
@@ -87,6 +90,40 @@ describe('sign-in limits', () => {
     expect((await signInAs(EMAIL, PASSWORD, '10.1.1.1')).res.status).toBe(429)
     expect((await signInAs(EMAIL, PASSWORD, '10.1.1.2')).res.status).toBe(303)
     t.clock.advance(60_000)
+  })
+
+  /** A browser that loaded the sign-in form from `ip`; `send` posts it (many may be in flight at once). */
+  async function formFrom(ip: string) {
+    const b: Browserish = { cookies: new Map() }
+    const csrf = csrfOf((await get(b, '/dashboard/sign-in', { ip })).text)
+    return { send: (email: string, password: string) => post(b, '/dashboard/sign-in', { csrf, email, password }, { ip }) }
+  }
+
+  const statuses = (rs: { res: Response }[]) => rs.map((r) => r.res.status).sort()
+
+  test('30 parallel wrong passwords for one account: only the limit (3) are checked, the rest and the right password get 429', async () => {
+    const forms = await Promise.all(Array.from({ length: 30 }, (_, i) => formFrom(`10.2.0.${i + 1}`)))
+    const answers = await Promise.all(forms.map((f, i) => f.send(EMAIL, `wrong guess ${i}`)))
+    expect(statuses(answers)).toEqual([...Array(3).fill(401), ...Array(27).fill(429)])
+    // The right password within the same minute waits too.
+    const right = await (await formFrom('10.2.1.1')).send(EMAIL, PASSWORD)
+    expect(right.res.status).toBe(429)
+    expect(right.text).toContain('Too many failed sign-ins')
+  })
+
+  test('30 parallel wrong sign-ins from one address across accounts: only the per-IP limit (5) are checked', async () => {
+    const form = await formFrom('10.3.0.1')
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => form.send(`guess${i}@example.com`, 'wrong!')))
+    expect(statuses(answers)).toEqual([...Array(5).fill(401), ...Array(25).fill(429)])
+    expect((await form.send(EMAIL, PASSWORD)).res.status).toBe(429)
+  })
+
+  test('a right password gives its attempt back: after parallel sign-ins, the full limit of wrong ones is still checked', async () => {
+    const forms = await Promise.all(Array.from({ length: 6 }, (_, i) => formFrom(`10.4.0.${i + 1}`)))
+    expect(statuses(await Promise.all(forms.slice(0, 3).map((f) => f.send(EMAIL, PASSWORD))))).toEqual([303, 303, 303])
+    // Three wrong passwords (the limit) are each checked and refused as wrong, not as limited.
+    for (const f of forms.slice(3)) expect((await f.send(EMAIL, 'wrong!')).res.status).toBe(401)
+    expect((await (await formFrom('10.4.1.1')).send(EMAIL, PASSWORD)).res.status).toBe(429)
   })
 
   test('a sign-in without the pre-session CSRF token is refused', async () => {

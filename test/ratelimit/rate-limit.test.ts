@@ -79,6 +79,16 @@ describe('rate limits', () => {
     expect(again.map((b) => b.key)).toEqual(taken.map((b) => b.key))
   })
 
+  test('a burst of 40 parallel unknown tokens from one address: 30 are answered 401, then 429 even for a good token', async () => {
+    t.clock.advance(60_000)
+    const ip = '10.9.0.1'
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => t.request('GET', '/v1/tags', { token: `mlc_guess${i}`, ip })))
+    expect(answers.map((r) => r.status).sort()).toEqual([...Array(30).fill(401), ...Array(10).fill(429)])
+    expect((await t.request('GET', '/v1/tags', { ip })).status).toBe(429)
+    expect((await t.request('GET', '/v1/tags', { ip: '10.9.0.2' })).status).toBe(200)
+    t.clock.advance(60_000)
+  })
+
   test('a site rate-limit override replaces the plan figure', async () => {
     const { updateSite } = await import('../../src/modules/sites/service')
     const { createSite } = await import('../../src/modules/sites/service')

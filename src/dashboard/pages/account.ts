@@ -93,9 +93,34 @@ async function startSession(kit: Kit, request: Request, admin: Parameters<Dashbo
   return res
 }
 
+/**
+ * Counts a sign-in attempt as failed in the account's and the address's buckets before the
+ * password is checked: the check is async (argon2), so a limit read first and counted after would
+ * let any number of parallel guesses through. A right password calls `refund`. Past either
+ * limit, the 429 to answer (and nothing is taken).
+ */
+function takeSignInAttempt(kit: Kit, email: string, ip: string): { refund(): void } | RateLimitedError {
+  const { buckets, config } = kit.deps
+  const accountKey = `signin:account:${email}`
+  const ipKey = `signin:ip:${ip}`
+  const byAccount = buckets.take(accountKey, config.signInFailuresPerAccount)
+  const byIp = byAccount.allowed ? buckets.take(ipKey, config.signInFailuresPerIp) : buckets.peek(ipKey, config.signInFailuresPerIp)
+  if (byAccount.allowed && byIp.allowed) {
+    return {
+      refund() {
+        buckets.refund(accountKey, config.signInFailuresPerAccount)
+        buckets.refund(ipKey, config.signInFailuresPerIp)
+      },
+    }
+  }
+  if (byAccount.allowed) buckets.refund(accountKey, config.signInFailuresPerAccount)
+  const wait = Math.max(byAccount.retryAfterSeconds, byIp.retryAfterSeconds)
+  return new RateLimitedError(`Too many failed sign-ins for this account or from this address. Try again in ${wait} seconds.`, wait)
+}
+
 /** Sign-in, sign-out, setup, and the dashboard root. */
 export function accountRoutes(kit: Kit) {
-  const { buckets, config, store } = kit.deps
+  const { store } = kit.deps
   const refuse = (status: number, body: Html, setCookie: string | null, extra: Record<string, string> = {}) => {
     const res = htmlResponse(body, status, extra)
     if (setCookie) res.headers.append('set-cookie', setCookie)
@@ -125,21 +150,11 @@ export function accountRoutes(kit: Kit) {
       } catch (err) {
         return again(403, err)
       }
-      const accountKey = `signin:account:${email}`
-      const ipKey = `signin:ip:${ip}`
-      const byAccount = buckets.peek(accountKey, config.signInFailuresPerAccount)
-      const byIp = buckets.peek(ipKey, config.signInFailuresPerIp)
-      if (!byAccount.allowed || !byIp.allowed) {
-        const wait = Math.max(byAccount.retryAfterSeconds, byIp.retryAfterSeconds)
-        const err = new RateLimitedError(`Too many failed sign-ins for this account or from this address. Try again in ${wait} seconds.`, wait)
-        return again(429, err, err.headers)
-      }
+      const attempt = takeSignInAttempt(kit, email, ip)
+      if (attempt instanceof RateLimitedError) return again(429, attempt, attempt.headers)
       const admin = await verifyCredentials(store, form.get('email'), form.get('password'))
-      if (!admin) {
-        buckets.take(accountKey, config.signInFailuresPerAccount)
-        buckets.take(ipKey, config.signInFailuresPerIp)
-        return again(401, new UnauthorizedError('The email or password is wrong.'))
-      }
+      if (!admin) return again(401, new UnauthorizedError('The email or password is wrong.'))
+      attempt.refund()
       return startSession(kit, request, admin, form.get('next'))
     })
     .post('/sign-out', async ({ request, body }) => {

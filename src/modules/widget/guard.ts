@@ -43,6 +43,7 @@ export function authenticateWidget(
 ): WidgetCaller {
   const ip = deps.clientIp(request)
   const failKey = `authfail:${ip}`
+  // Peek now, take on a failure: nothing in between awaits, so parallel requests cannot all pass.
   const failState = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
   if (!failState.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)
   const body = (fields.body && typeof fields.body === 'object' ? fields.body : {}) as Record<string, unknown>
