@@ -1,23 +1,77 @@
 /**
  * The address guard against server-side request forgery: a webhook URL may only reach public
- * unicast addresses. Every address a host resolves to is classified (IPv4, IPv6, and IPv4
- * embedded in IPv6: mapped, compatible, NAT64, 6to4); one forbidden address refuses the URL.
- * Checked on create/update and again right before every send, where the request then goes to the
- * vetted address (so a DNS answer that changes in between cannot redirect it).
+ * unicast addresses. Every address a host resolves to is classified by ipaddr.js, a maintained
+ * library that knows IANA's special-purpose ranges; anything it does not call `unicast` is
+ * refused, and one forbidden address refuses the URL. Checked on create/update and again right
+ * before every send, where the request then goes to the vetted address (so a DNS answer that
+ * changes in between cannot redirect it).
  */
+import type * as IpAddr from 'ipaddr.js'
 
-export type AddressClass = 'public' | 'loopback' | 'unspecified' | 'private' | 'link-local' | 'cgnat' | 'unique-local' | 'metadata' | 'multicast' | 'reserved'
+/**
+ * Why an address is allowed (`public`) or refused: `metadata` for cloud metadata endpoints,
+ * otherwise ipaddr.js's range name in kebab case (`link-local`, `unique-local`, `cgnat`, `teredo`...).
+ */
+export type AddressClass =
+  | 'public'
+  | 'metadata'
+  | 'unspecified'
+  | 'loopback'
+  | 'private'
+  | 'link-local'
+  | 'cgnat'
+  | 'unique-local'
+  | 'site-local'
+  | 'multicast'
+  | 'broadcast'
+  | 'reserved'
+  | 'benchmarking'
+  | 'as112'
+  | 'amt'
+  | 'discard'
+  | 'ipv4-translated'
+  | 'nat64-local'
+  | '6to4'
+  | 'teredo'
+  | 'orchid'
+  | 'drone-remote-id'
+  | 'segment-routing'
+
+/** ipaddr.js's range names where ours differ; any other name is used as it is. */
+const CLASS_OF_RANGE: Record<string, AddressClass> = {
+  unicast: 'public',
+  linkLocal: 'link-local',
+  carrierGradeNat: 'cgnat',
+  uniqueLocal: 'unique-local',
+  deprecatedSiteLocal: 'site-local',
+  rfc6145: 'ipv4-translated',
+  // Only the local-use NAT64 prefix (64:ff9b:1::/48) gets here: the well-known /96 is judged by the IPv4 it carries.
+  rfc6052: 'nat64-local',
+  as112v6: 'as112',
+  deprecatedOrchid: 'orchid',
+  orchid2: 'orchid',
+  droneRemoteIdProtocolEntityTags: 'drone-remote-id',
+  segmentRouting: 'segment-routing',
+}
 
 /** Cloud metadata endpoints, refused by address and by name before any lookup. */
-const METADATA_V4 = new Set(['169.254.169.254', '169.254.170.2', '169.254.169.253', '100.100.100.200', '192.0.0.192'])
+const METADATA_ADDRESSES = new Set(['169.254.169.254', '169.254.170.2', '169.254.169.253', '100.100.100.200', '192.0.0.192', 'fd00:ec2::254'])
 const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal'])
+
+let library: typeof IpAddr | undefined
+/** ipaddr.js, loaded on first use: only webhook URLs need it, and every start would pay ~1 ms for it. */
+function ipaddr(): typeof IpAddr {
+  library ??= require('ipaddr.js') as typeof IpAddr
+  return library
+}
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
 
 /**
  * 4 or 6 for an IP address literal (without brackets or zone), 0 for anything else; what
  * node:net's isIP answers, without importing node:net (~10 ms of every start). IPv6 is checked
- * by the WHATWG URL parser, which accepts exactly the RFC 4291 text forms.
+ * by the WHATWG URL parser, which accepts exactly the RFC 4291 text forms. (ipaddr.js's own
+ * parser is looser on purpose: it reads `0x7f.1` and `010.0.0.1`, which are not literals here.)
  */
 export function ipFamily(s: string): 0 | 4 | 6 {
   if (IPV4.test(s)) return 4
@@ -30,93 +84,54 @@ export function ipFamily(s: string): 0 | 4 | 6 {
   }
 }
 
-function v4ToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0)
+function classOf(range: string): AddressClass {
+  // A range a newer ipaddr.js adds keeps its own name; it is refused all the same.
+  return CLASS_OF_RANGE[range] ?? (range as AddressClass)
 }
 
-function inV4(n: number, base: string, bits: number): boolean {
-  const size = 2 ** (32 - bits)
-  const start = v4ToInt(base)
-  return n >= start && n < start + size
+function classifyV4(address: IpAddr.IPv4): AddressClass {
+  if (METADATA_ADDRESSES.has(address.toString())) return 'metadata'
+  return classOf(address.range())
 }
 
-/** The class of an IPv4 address in dotted form. */
-export function classifyIPv4(ip: string): AddressClass {
-  if (METADATA_V4.has(ip)) return 'metadata'
-  const n = v4ToInt(ip)
-  if (n === 0 || inV4(n, '0.0.0.0', 8)) return 'unspecified'
-  if (inV4(n, '127.0.0.0', 8)) return 'loopback'
-  if (inV4(n, '10.0.0.0', 8) || inV4(n, '172.16.0.0', 12) || inV4(n, '192.168.0.0', 16)) return 'private'
-  if (inV4(n, '169.254.0.0', 16)) return 'link-local'
-  if (inV4(n, '100.64.0.0', 10)) return 'cgnat'
-  if (inV4(n, '224.0.0.0', 4)) return 'multicast'
-  // IETF protocol assignments, documentation, benchmarking, 6to4 relay, class E and broadcast.
-  const reserved: [string, number][] = [
-    ['192.0.0.0', 24],
-    ['192.0.2.0', 24],
-    ['192.88.99.0', 24],
-    ['198.18.0.0', 15],
-    ['198.51.100.0', 24],
-    ['203.0.113.0', 24],
-    ['240.0.0.0', 4],
-  ]
-  if (reserved.some(([base, bits]) => inV4(n, base, bits))) return 'reserved'
-  return 'public'
+let nat64: [IpAddr.IPv6, number] | undefined
+let globalUnicastRange: [IpAddr.IPv6, number] | undefined
+function wellKnownNat64(): [IpAddr.IPv6, number] {
+  nat64 ??= ipaddr().IPv6.parseCIDR('64:ff9b::/96')
+  return nat64
+}
+function globalUnicast(): [IpAddr.IPv6, number] {
+  globalUnicastRange ??= ipaddr().IPv6.parseCIDR('2000::/3')
+  return globalUnicastRange
 }
 
-/** An IPv6 address as eight 16-bit groups (accepts `::`, an embedded dotted quad and a zone id). */
-export function parseIPv6(ip: string): number[] {
-  let s = ip.replace(/^\[|\]$/g, '').split('%')[0] as string
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(s)
-  if (dotted) {
-    const n = v4ToInt(dotted[1] as string)
-    s = `${s.slice(0, dotted.index)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`
+function classifyV6(address: IpAddr.IPv6): AddressClass {
+  if (METADATA_ADDRESSES.has(address.toString())) return 'metadata'
+  const range = address.range()
+  // Two forms carry an IPv4 address that the packet really goes to: IPv4-mapped (::ffff:a.b.c.d,
+  // the kernel sends it as IPv4) and the well-known NAT64 prefix 64:ff9b::/96 (an IPv6-only host's
+  // DNS64 answer for a public IPv4 site). The IPv4 they carry decides. Every other form that
+  // embeds IPv4 (IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64 64:ff9b:1::/48, 6to4, Teredo)
+  // is not `unicast` to ipaddr.js and is refused whatever it carries.
+  if (range === 'ipv4Mapped' || (range === 'rfc6052' && address.match(wellKnownNat64()))) {
+    const [a, b, c, d] = address.toByteArray().slice(12)
+    return classifyV4(new (ipaddr().IPv4)([a as number, b as number, c as number, d as number]))
   }
-  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, null]
-  const parse = (part: string) => (part ? part.split(':').map((g) => Number.parseInt(g, 16)) : [])
-  const h = parse(head)
-  const t = tail === null ? [] : parse(tail)
-  const fill = tail === null ? [] : new Array(8 - h.length - t.length).fill(0)
-  return [...h, ...fill, ...t]
+  // ipaddr.js calls `unicast` whatever is in none of its ranges, but IANA allocates global
+  // unicast from 2000::/3 only; the rest (the deprecated IPv4-compatible ::a.b.c.d, 100:0:0:1::/64,
+  // 4000::...) is reserved and reaches nothing on the internet.
+  if (range === 'unicast' && !address.match(globalUnicast())) return 'reserved'
+  return classOf(range)
 }
 
-function embeddedV4(g: number[]): string {
-  const hi = g[6] as number
-  const lo = g[7] as number
-  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
-}
-
-/** The class of an IPv6 address; IPv4 carried inside one is classified as that IPv4. */
-export function classifyIPv6(ip: string): AddressClass {
-  const g = parseIPv6(ip)
-  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0)
-  if (zeros(0, 8)) return 'unspecified'
-  if (zeros(0, 7) && g[7] === 1) return 'loopback'
-  // ::ffff:a.b.c.d (mapped), ::a.b.c.d (compatible), 64:ff9b::a.b.c.d (NAT64): the IPv4 decides.
-  if (zeros(0, 5) && g[5] === 0xffff) return classifyIPv4(embeddedV4(g))
-  if (zeros(0, 6)) return classifyIPv4(embeddedV4(g))
-  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return classifyIPv4(embeddedV4(g))
-  const first = g[0] as number
-  if (first === 0x2002) {
-    const a = g[1] as number
-    const b = g[2] as number
-    return classifyIPv4(`${a >> 8}.${a & 0xff}.${b >> 8}.${b & 0xff}`)
-  }
-  if (first === 0xfd00 && g[1] === 0x0ec2 && zeros(2, 7) && g[7] === 0x254) return 'metadata'
-  if ((first & 0xffc0) === 0xfe80) return 'link-local'
-  if ((first & 0xffc0) === 0xfec0) return 'private'
-  if ((first & 0xfe00) === 0xfc00) return 'unique-local'
-  if ((first & 0xff00) === 0xff00) return 'multicast'
-  if ((first === 0x2001 && g[1] === 0x0db8) || (first === 0x0100 && zeros(1, 4))) return 'reserved'
-  return 'public'
-}
-
-/** The class of any IP address literal. */
+/** The class of any IP address literal (brackets and an IPv6 zone id are allowed); throws for anything else. */
 export function classifyAddress(ip: string): AddressClass {
-  const bare = ip.replace(/^\[|\]$/g, '')
-  const family = ipFamily(bare.split('%')[0] as string)
-  if (family === 4) return classifyIPv4(bare)
-  if (family === 6) return classifyIPv6(bare)
+  const bare = (ip.replace(/^\[|\]$/g, '').split('%')[0] as string).toLowerCase()
+  const family = ipFamily(bare)
+  if (family === 4) return classifyV4(ipaddr().IPv4.parse(bare))
+  // The WHATWG URL parser's canonical hex form first: ipaddr.js reads the deprecated
+  // IPv4-compatible `::10.0.0.1` as if it were IPv4-mapped `::ffff:10.0.0.1`, a different address.
+  if (family === 6) return classifyV6(ipaddr().IPv6.parse(new URL(`http://[${bare}]/`).hostname.slice(1, -1)))
   throw new Error(`not an IP address: ${ip}`)
 }
 
@@ -174,7 +189,9 @@ export async function vetUrl(url: URL, allowPrivate: boolean, resolve: Resolver 
   if (!allowPrivate) {
     for (const a of addresses) {
       const cls = classifyAddress(a.address)
-      if (cls !== 'public') throw new TargetRefusedError('blocked', `${host} resolves to ${a.address}, a ${cls} address`, cls)
+      if (cls === 'public') continue
+      const what = `${/^(?:[aeio]|un(?!i))/.test(cls) ? 'an' : 'a'} ${cls} address`
+      throw new TargetRefusedError('blocked', family ? `${host} is ${what}` : `${host} resolves to ${a.address}, ${what}`, cls)
     }
   }
   const chosen = addresses.find((a) => a.family === 4) ?? (addresses[0] as { address: string; family: number })

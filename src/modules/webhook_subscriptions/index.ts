@@ -48,7 +48,7 @@ export function webhookSubscriptionsModule({ auth, store, clock, config, webhook
           summary: 'Create a webhook subscription',
           description:
             'Needs write scope. `events`: handoff, feedback, ping, or * for all. The `secret` is shown only in this answer. ' +
-            'A URL whose host resolves to a loopback, private, link-local, CGNAT, unique-local or metadata address is refused (400, param url).',
+            'A URL whose host is or resolves to anything but a public unicast address (loopback, private, link-local, CGNAT, unique-local, metadata, reserved, tunnel ranges...) is refused (400, param url).',
         },
       },
     )
