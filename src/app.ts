@@ -3,21 +3,26 @@
  * a thin front before Elysia for what must happen before routing (CORS preflight, the liveness
  * probe, the legacy URL form, client address, access log).
  */
+import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import { createChatContext } from './chat/context'
 import type { Clock } from './clock'
 import type { Config } from './config'
 import { createDashboard, isDashboardUrl } from './dashboard'
+import { isLiveUrl } from './dashboard/live'
 import type { Store } from './db/store'
+import { ApiError } from './errors'
 import { createAuthPlugin } from './http/auth'
 import { Authenticator, type Principal } from './http/authenticator'
+import { createClientAddress } from './http/client-address'
 import type { ModuleDeps } from './http/deps'
-import { PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
+import { CORS_HEADERS, PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
 import { canonicalUrl } from './http/legacy-url'
-import { createPlatformPlugin } from './http/platform'
+import { createPlatformPlugin, errorResponse } from './http/platform'
+import { routableRequest } from './http/request-target'
 import { RouteTable } from './http/route-table'
-import { pathIs } from './http/url-path'
-import { createWebSocketGateway } from './http/websocket'
+import { pathAndQuery, pathIs, pathStart } from './http/url-path'
+import { createWebSocketGateway, type SocketData, WS_PATHS } from './http/websocket'
 import type { Logger } from './log'
 import { redactUrl } from './log'
 import { createPlatformMetrics, type PlatformMetrics, ResourceClassifier, registerWebhookGauges } from './metrics/platform'
@@ -70,6 +75,7 @@ export function publicUrlOf(config: Config): string {
 export function createApp(deps: AppDeps) {
   const { config, store, clock, logger } = deps
   const clientIps = new WeakMap<Request, string>()
+  const clientAddress = createClientAddress(config.trustProxy)
   const principals = new WeakMap<Request, Principal>()
   const buckets = new TokenBuckets(clock)
   const usage = new UsageCounter(store, clock)
@@ -128,23 +134,53 @@ export function createApp(deps: AppDeps) {
 
   const classifier = new ResourceClassifier(() => app.routes, ['dashboard'])
 
-  /** Handles one request. `ip` is the client address as the server saw it. */
-  async function handle(request: Request, ip = '127.0.0.1'): Promise<Response> {
+  /**
+   * Handles one request. `socketIp` is the peer address of the connection; the client address is
+   * that, or with MLC_TRUST_PROXY the address your proxy put in X-Forwarded-For.
+   */
+  async function handle(request: Request, socketIp = '127.0.0.1'): Promise<Response> {
     const started = performance.now()
-    let req = request
-    if (request.method === 'OPTIONS') {
+    const ip = clientAddress(request, socketIp)
+    let req: Request
+    try {
+      req = routableRequest(request)
+    } catch (err) {
+      return finish(request, request, refuse(err), started, ip)
+    }
+    if (req.method === 'OPTIONS') {
       return new Response(null, { status: 204, headers: { ...PREFLIGHT_HEADERS, [REQUEST_ID_HEADER]: newRequestId() } })
     }
-    if ((request.method === 'GET' || request.method === 'HEAD') && pathIs(request.url, '/healthz')) {
-      return finish(request, request, healthResponse(newRequestId(), request.method), started, ip)
+    if ((req.method === 'GET' || req.method === 'HEAD') && pathIs(req.url, '/healthz')) {
+      return finish(request, req, healthResponse(newRequestId(), req.method), started, ip)
     }
-    if (request.url.includes('.ashx')) {
-      const canonical = canonicalUrl(request.url)
-      if (canonical) req = new Request(canonical, request)
+    if (req.url.includes('.ashx')) {
+      const canonical = canonicalUrl(req.url)
+      if (canonical) req = new Request(canonical, req)
     }
     clientIps.set(req, ip)
     const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
     return finish(request, req, response, started, ip)
+  }
+
+  /**
+   * Bun.serve's `fetch`: the realtime channels are upgraded here, before Elysia (see
+   * src/http/websocket.ts); everything else goes to `handle`. Undefined means upgraded.
+   */
+  function serve(request: Request, server: Server<SocketData>): Response | Promise<Response | undefined> | undefined {
+    const socketIp = server.requestIP(request)?.address
+    if (request.method !== 'GET') return handle(request, socketIp)
+    let req: Request
+    try {
+      req = routableRequest(request)
+    } catch {
+      return handle(request, socketIp) // answers the enveloped 400
+    }
+    const start = pathStart(req.url)
+    const query = req.url.indexOf('?', start)
+    if (WS_PATHS.has(req.url.slice(start, query < 0 ? undefined : query))) return realtime.upgrade(req, server, clientAddress(req, socketIp))
+    // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
+    if (isLiveUrl(req.url)) return dashboard.live.upgrade(req, server)
+    return handle(request, socketIp)
   }
 
   /** Counts, times and logs an answered request. */
@@ -155,11 +191,10 @@ export function createApp(deps: AppDeps) {
     metrics.latency.observe([resource], (performance.now() - started) / 1000)
     if (status === 429) metrics.rateLimited.inc([resource])
     if (logger.enabled('info')) {
-      const url = new URL(request.url)
       logger.info('request', {
         request_id: response.headers.get(REQUEST_ID_HEADER),
         method: request.method,
-        path: redactUrl(url.pathname + url.search),
+        path: redactUrl(pathAndQuery(request.url)),
         status: response.status,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
         token_id: principals.get(req)?.tokenId ?? null,
@@ -169,6 +204,13 @@ export function createApp(deps: AppDeps) {
     return response
   }
 
-  return { elysia: app, handle, buckets, usage, authenticator, routes, webhooks, metrics, lifecycle, dashboard, chat, realtime }
+  /** The envelope for an error met before routing (the platform plugin answers the rest). */
+  function refuse(err: unknown): Response {
+    if (!(err instanceof ApiError)) throw err
+    const requestId = newRequestId()
+    return errorResponse(err, { ...CORS_HEADERS, [REQUEST_ID_HEADER]: requestId }, requestId)
+  }
+
+  return { elysia: app, handle, serve, clientAddress, buckets, usage, authenticator, routes, webhooks, metrics, lifecycle, dashboard, chat, realtime }
 }
 export type App = ReturnType<typeof createApp>

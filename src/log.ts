@@ -46,9 +46,40 @@ export function createLogger(opts: { level?: LogLevel; format?: string; write?: 
 /** A logger that drops everything (tests that do not look at logs). */
 export const silentLogger: Logger = createLogger({ write: () => {}, level: 'error' })
 
-const SECRET_PARAMS = /([?&](?:token|site_key|identity_token)=)[^&]*/gi
+/**
+ * Query parameters whose values are credentials: API tokens, publishable keys, identity tokens,
+ * and the widget's `anon_id` (whoever holds a visitor's anon_id can read that visitor's chat).
+ */
+const SECRET_PARAMS = new Set(['token', 'site_key', 'identity_token', 'anon_id'])
 
-/** Path and query of a URL with token-like query values replaced by `REDACTED`. */
+/** A query parameter name as the server reads it: `+` is a space, percent escapes decoded. */
+function decodedName(raw: string): string {
+  const name = raw.replaceAll('+', ' ')
+  try {
+    return decodeURIComponent(name).toLowerCase()
+  } catch {
+    return name.toLowerCase()
+  }
+}
+
+/**
+ * Path and query of a URL with credential values replaced by `REDACTED`. Names are compared as
+ * the server decodes them (`?%74oken=` is `token` to URLSearchParams, so it must be to us too);
+ * each name is written as it came, so the line still shows what the client sent.
+ */
 export function redactUrl(pathAndQuery: string): string {
-  return pathAndQuery.replace(SECRET_PARAMS, '$1REDACTED')
+  const q = pathAndQuery.indexOf('?')
+  if (q < 0) return pathAndQuery
+  const pairs = pathAndQuery.slice(q + 1).split('&')
+  let changed = false
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i] as string
+    const eq = pair.indexOf('=')
+    const name = eq < 0 ? pair : pair.slice(0, eq)
+    if (eq >= 0 && SECRET_PARAMS.has(decodedName(name))) {
+      pairs[i] = `${name}=REDACTED`
+      changed = true
+    }
+  }
+  return changed ? `${pathAndQuery.slice(0, q + 1)}${pairs.join('&')}` : pathAndQuery
 }

@@ -8,16 +8,17 @@ import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
-import { isLiveUrl } from './dashboard/live'
 import { isBusyError } from './db/busy-timeout'
 import { type Checkpointer, startCheckpointer } from './db/checkpointer'
 import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
-import { type SocketData, WS_PATHS } from './http/websocket'
+import { CORS_HEADERS, REQUEST_ID_HEADER } from './http/headers'
+import type { SocketData } from './http/websocket'
 import { createLogger, type Logger } from './log'
 import { createPlatformMetrics } from './metrics/platform'
 import { ensureFirstSite } from './modules/sites/service'
+import { newRequestId } from './random'
 import { COMMIT } from './version'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
 import { pruneWebhookHistory } from './webhooks/retention'
@@ -126,20 +127,24 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     hostname: config.host,
     // Bodies over 1 MiB are refused by our parser with an enveloped 413; Bun's own cap sits above it.
     maxRequestBodySize: 8 * 1024 * 1024,
-    fetch: (req, srv) => {
-      const ip = srv.requestIP(req)?.address ?? 'unknown'
-      // The realtime channels are upgraded here, before Elysia (see src/http/websocket.ts).
-      if (req.method === 'GET' && WS_PATHS.has(new URL(req.url).pathname)) return app.realtime.upgrade(req, srv, ip)
-      // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
-      if (req.method === 'GET' && isLiveUrl(req.url)) return app.dashboard.live.upgrade(req, srv)
-      return app.handle(req, ip)
-    },
+    fetch: (req, srv) => app.serve(req, srv),
     websocket: app.dashboard.live.track(app.realtime.websocket),
+    // Only reached by a bug of ours (every known failure is answered in the envelope before this):
+    // still the envelope, with a request id that matches the log line.
     error: (err) => {
-      logger.error('unhandled server error', { error: String(err), stack: err.stack })
-      return new Response(JSON.stringify({ ok: false, error: { code: 'internal_error', message: 'Internal error.', request_id: 'none' } }), {
+      const requestId = newRequestId()
+      logger.error('unhandled server error', { request_id: requestId, error: String(err), stack: err.stack })
+      const body = {
+        ok: false,
+        error: {
+          code: 'internal_error',
+          message: `Something went wrong on our side. Quote request id ${requestId} when you contact support.`,
+          request_id: requestId,
+        },
+      }
+      return new Response(JSON.stringify(body), {
         status: 500,
-        headers: { 'content-type': 'application/json' },
+        headers: { ...CORS_HEADERS, 'content-type': 'application/json; charset=utf-8', [REQUEST_ID_HEADER]: requestId },
       })
     },
   })

@@ -6,7 +6,7 @@ import { createApp } from '../src/app'
 import { ManualClock } from '../src/clock'
 import { type Config, loadConfig } from '../src/config'
 import { openStore, type Store } from '../src/db/store'
-import { silentLogger } from '../src/log'
+import { type Logger, silentLogger } from '../src/log'
 import { createSite } from '../src/modules/sites/service'
 import { createToken } from '../src/modules/tokens/service'
 import type { WebhookDispatcher } from '../src/webhooks/dispatcher'
@@ -45,13 +45,13 @@ export interface TestApp {
  */
 export function createTestApp(
   env: Record<string, string> = {},
-  opts: { webhooks?: (deps: { store: Store; clock: ManualClock; config: Config; dataDir: string }) => WebhookDispatcher } = {},
+  opts: { webhooks?: (deps: { store: Store; clock: ManualClock; config: Config; dataDir: string }) => WebhookDispatcher; logger?: Logger } = {},
 ): TestApp {
   const dataDir = tempDir()
   const config = loadConfig({}, { MLC_DATA_DIR: dataDir, MLC_PORT: '0', ...env })
   const store = openStore(dataDir)
   const clock = new ManualClock()
-  const app = createApp({ config, store, clock, logger: silentLogger, webhooks: opts.webhooks?.({ store, clock, config, dataDir }) })
+  const app = createApp({ config, store, clock, logger: opts.logger ?? silentLogger, webhooks: opts.webhooks?.({ store, clock, config, dataDir }) })
   const s1 = createSite(store, clock, { name: 'Site one' })
   const s2 = createSite(store, clock, { name: 'Site two', plan: 'growth' })
   const writeToken = createToken(store, clock, { siteId: s1.id, scopes: 'read,write', name: 'writer' }).token

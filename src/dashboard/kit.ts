@@ -65,13 +65,16 @@ export class CsrfError extends ForbiddenError {
   }
 }
 
-/** Cookie header as a map. */
+/**
+ * Cookie header as a map, parsed by Bun's CookieMap (RFC 6265 rules, quoted values). Cookies of
+ * other software on the same host share the header: one with a malformed percent escape
+ * (`analytics=50%`, which CookieMap decodes to U+FFFD) is ignored, never an error for every page.
+ */
 export function cookiesOf(request: Request): Map<string, string> {
   const out = new Map<string, string>()
-  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
-    const i = part.indexOf('=')
-    if (i > 0) out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()))
-  }
+  const header = request.headers.get('cookie')
+  if (!header) return out
+  for (const [name, value] of new Bun.CookieMap(header)) if (!value.includes('\uFFFD')) out.set(name, value)
   return out
 }
 

@@ -15,3 +15,10 @@ export function pathIs(url: string, path: string): boolean {
   const next = url.charAt(start + path.length)
   return next === '' || next === '?'
 }
+
+/** Path and query of a request URL, absolute or (as Bun gives it without a usable Host) relative. */
+export function pathAndQuery(url: string): string {
+  if (url.charCodeAt(0) === 47 /* '/' */) return url
+  const start = pathStart(url)
+  return start < 0 ? '/' : url.slice(start)
+}

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test'
 import { Elysia, t } from 'elysia'
 import { createPlatformPlugin } from '../../src/http/platform'
 import { RouteTable } from '../../src/http/route-table'
-import { createLogger, redactUrl } from '../../src/log'
+import { createLogger } from '../../src/log'
 
 function appWithLog() {
   const lines: string[] = []
@@ -46,12 +46,5 @@ describe('a response that breaks its own schema', () => {
     expect(body.error.code).toBe('internal_error')
     expect(body.error.param).toBeUndefined()
     expect(lines.some((l) => JSON.parse(l).request_id === body.error.request_id)).toBe(true)
-  })
-})
-
-describe('redactUrl', () => {
-  test('hides token-like query values and keeps the rest', () => {
-    expect(redactUrl('/v1/api.ashx?resource=tags&token=mlc_abc&limit=5')).toBe('/v1/api.ashx?resource=tags&token=REDACTED&limit=5')
-    expect(redactUrl('/v1/tags?TOKEN=x')).toBe('/v1/tags?TOKEN=REDACTED')
   })
 })
