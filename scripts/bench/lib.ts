@@ -1,28 +1,36 @@
 /**
  * Bench plumbing: start the real server and a bare Bun.serve baseline as child processes on
- * loopback, load them with autocannon (run under Node, as a separate process), parse results.
- * Every run is bounded in time and stops by itself.
+ * loopback, run interleaved rounds against them (the load itself is wrk, scripts/bench/wrk.ts),
+ * and print the figures beside their targets. Every run is bounded in time and stops by itself.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Subprocess, spawn } from 'bun'
 import { freePort } from '../free-port'
+import type { LoadResult } from './wrk'
+
+export { type LoadResult, load, WRK_CONNECTIONS, WRK_THREADS } from './wrk'
 
 /** Rounds per interleaved comparison. */
 export const ROUNDS = 3
 
 export const ROOT = new URL('../..', import.meta.url).pathname
 
-export interface LoadResult {
-  label: string
-  requestsPerSec: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
-  total: number
+/** One target from issue 15 (or an earlier one) and whether this run met it. */
+export interface Check {
+  what: string
+  figure: string
+  target: string
+  met: boolean
+}
+
+/** What a section hands back: its Markdown, its targets, and the load generator's ceiling if it measured one. */
+export interface SectionResult {
+  markdown: string
+  checks: Check[]
+  ceiling?: string
 }
 
 /** Waits until `url` answers 200, or throws after `ms`. */
@@ -42,35 +50,55 @@ export interface MlcProcess {
   dataDir: string
   proc: Subprocess
   cli(args: string[]): Promise<any>
-  stop(): Promise<void>
+  /** `n` new read,write tokens for `siteId`: one per run, so no run finds its rate-limit bucket drained by an earlier one. */
+  tokens(siteId: number, n: number): Promise<string[]>
+  /** Stops the server (SIGTERM) and returns how many `request` lines it logged. */
+  stop(): Promise<{ requestLines: number }>
 }
 
-/** Starts `mlc serve` from source on a temp data dir, with request logs off (measured separately). */
+/**
+ * Starts `mlc serve` from source on a temp data dir, in its default configuration (access log at
+ * `info`) unless `env` says otherwise. Its stdout goes to a file in the data dir, as
+ * `mlc serve > mlc.log` would: the log lines cost a real write, not a pipe nobody reads.
+ */
 export async function startMlc(env: Record<string, string> = {}): Promise<MlcProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlc-bench-'))
+  const logPath = join(dataDir, 'stdout.log')
+  const logFd = openSync(logPath, 'a')
   const port = freePort()
+  const { MLC_LOG_LEVEL: _level, ...inherited } = process.env
   const proc = spawn([process.execPath, 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir], {
     cwd: ROOT,
-    env: { ...process.env, MLC_LOG_LEVEL: 'warn', ...env },
-    stdout: 'ignore',
+    env: { ...inherited, ...env },
+    stdout: logFd,
     stderr: 'inherit',
   })
+  closeSync(logFd)
   const url = `http://127.0.0.1:${port}`
   await waitUp(`${url}/healthz`)
+  const cli = async (args: string[]) => {
+    const p = spawn([process.execPath, 'src/main.ts', ...args, '--json', '--data-dir', dataDir], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit' })
+    const out = await new Response(p.stdout).text()
+    await p.exited
+    return JSON.parse(out)
+  }
   return {
     url,
     dataDir,
     proc,
-    async cli(args: string[]) {
-      const p = spawn([process.execPath, 'src/main.ts', ...args, '--json', '--data-dir', dataDir], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit' })
-      const out = await new Response(p.stdout).text()
-      await p.exited
-      return JSON.parse(out)
+    cli,
+    async tokens(siteId, n) {
+      const out = await Promise.all(Array.from({ length: n }, () => cli(['token', 'create', '--site', String(siteId), '--scopes', 'read,write'])))
+      return out.map((t) => t.token as string)
     },
     async stop() {
       proc.kill('SIGTERM')
       await proc.exited
+      const text = await Bun.file(logPath).text()
+      let requestLines = 0
+      for (let i = text.indexOf('"msg":"request"'); i !== -1; i = text.indexOf('"msg":"request"', i + 1)) requestLines++
       rmSync(dataDir, { recursive: true, force: true })
+      return { requestLines }
     },
   }
 }
@@ -91,69 +119,96 @@ export async function startBaseline(body: string, headers: Record<string, string
   }
 }
 
-/** Runs autocannon (under Node, a separate process) and returns its figures. */
-export async function load(
-  label: string,
-  url: string,
-  opts: {
-    connections?: number
-    seconds?: number
-    method?: string
-    headers?: Record<string, string>
-    body?: string
-    /** Replace `[<id>]` in the body with a fresh random id per request (autocannon -I). */
-    idReplacement?: boolean
-    /** Fixed overall request rate (autocannon -R) instead of as fast as possible. */
-    rate?: number
-  } = {},
-): Promise<LoadResult> {
-  const args = ['node', join(ROOT, 'node_modules/autocannon/autocannon.js'), '--json', '-c', String(opts.connections ?? 32), '-d', String(opts.seconds ?? 8)]
-  if (opts.method) args.push('-m', opts.method)
-  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`)
-  if (opts.body) args.push('-b', opts.body)
-  if (opts.idReplacement) args.push('-I')
-  if (opts.rate) args.push('-R', String(opts.rate))
-  args.push(url)
-  const p = spawn(args, { stdout: 'pipe', stderr: 'ignore' })
-  const out = await new Response(p.stdout).text()
-  await p.exited
-  const r = JSON.parse(out)
-  return {
-    label,
-    requestsPerSec: Math.round(r.requests.average),
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors + r.timeouts,
-    non2xx: r.non2xx,
-    total: r.requests.total,
-  }
+/** `part` as a percentage of `whole`, rounded. */
+export function percent(part: number, whole: number): number {
+  return whole > 0 ? Math.round((part / whole) * 100) : 0
 }
 
-/** A Markdown table of load results. */
-export function resultTable(rows: LoadResult[]): string {
-  const lines = ['| run | req/s | p50 ms | p99 ms | non-2xx | errors |', '| --- | ---: | ---: | ---: | ---: | ---: |']
-  for (const r of rows) lines.push(`| ${r.label} | ${r.requestsPerSec} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`)
+/** "met" or "**NOT met**", for a target column. */
+export function verdict(met: boolean): string {
+  return met ? 'met' : '**NOT met**'
+}
+
+/** A row of a load table: a result, its ratio to the baseline and the target it is held to. */
+export interface Row {
+  result: LoadResult
+  /** This row is the bare Bun.serve the others are held to. */
+  baseline?: boolean
+  /** Req/s (or stored events/s) as a percentage of the baseline's req/s in the same run. */
+  ratio?: number
+  /** Stored events/s, for sections that count what reached the database. */
+  stored?: number
+  check?: Check
+}
+
+/** A Markdown table of load results with ratios and targets. */
+export function resultTable(rows: Row[]): string {
+  const stored = rows.some((r) => r.stored !== undefined)
+  const head = ['run', 'req/s', ...(stored ? ['stored/s'] : []), 'p50 ms', 'p99 ms', 'vs baseline', 'errors', 'target']
+  const lines = [
+    `| ${head.join(' | ')} |`,
+    // Text columns left, figures right.
+    `| ${head.map((h) => (h === 'run' || h === 'target' ? '---' : '---:')).join(' | ')} |`,
+  ]
+  for (const { result: r, baseline, ratio, stored: s, check } of rows) {
+    const cells = [
+      r.label,
+      String(r.requestsPerSec),
+      ...(stored ? [s === undefined ? '-' : String(s)] : []),
+      r.p50.toFixed(2),
+      r.p99.toFixed(2),
+      ratio !== undefined ? `${ratio}%` : baseline ? 'baseline' : '-',
+      errorCell(r),
+      check ? `${check.target}: ${verdict(check.met)}` : '-',
+    ]
+    lines.push(`| ${cells.join(' | ')} |`)
+  }
   return lines.join('\n')
+}
+
+/** "0", or what went wrong in a run. */
+function errorCell(r: LoadResult): string {
+  const parts: string[] = []
+  if (r.httpErrors) parts.push(`${r.httpErrors} HTTP >= 400`)
+  if (r.errors) parts.push(`${r.errors} socket`)
+  return parts.length ? `**${parts.join(', ')}**` : '0'
+}
+
+/** A sentence naming every run that had errors (empty when none did): figures from such runs are suspect. */
+export function errorNote(results: LoadResult[]): string {
+  const bad = results.filter((r) => r.httpErrors || r.errors)
+  if (!bad.length) return ''
+  return `**This section had errors** (its figures are suspect): ${bad.map((r) => `${r.label}: ${r.httpErrors} responses over 399 and ${r.errors} socket errors in ${r.total} responses`).join('; ')}.`
 }
 
 /**
  * Runs every entry of `runs` `rounds` times, interleaved (A B C A B C ...), so a noisy moment on a
  * shared machine hits the baseline and the server alike, and keeps each entry's median round by
  * `score` (req/s by default). One back-to-back pair is what made single runs swing by 2x here.
+ * Each run gets its round number (0-based); `all` keeps every round (errors in any round count).
  */
-export async function interleaved<K extends string, V>(rounds: number, runs: Record<K, () => Promise<V>>, score: (v: V) => number): Promise<Record<K, V>> {
+export async function interleaved<K extends string, V>(
+  rounds: number,
+  runs: Record<K, (round: number) => Promise<V>>,
+  score: (v: V) => number,
+): Promise<{ median: Record<K, V>; all: V[] }> {
   const results = {} as Record<K, V[]>
   for (let i = 0; i < rounds; i++) {
     for (const key of Object.keys(runs) as K[]) {
-      const value = await runs[key]()
+      const value = await runs[key](i)
       if (!results[key]) results[key] = []
       results[key].push(value)
     }
   }
-  const out = {} as Record<K, V>
+  const median = {} as Record<K, V>
   for (const key of Object.keys(results) as K[]) {
     const sorted = [...results[key]].sort((a, b) => score(a) - score(b))
-    out[key] = sorted[Math.floor(sorted.length / 2)] as V
+    median[key] = sorted[Math.floor(sorted.length / 2)] as V
   }
-  return out
+  return { median, all: Object.values<V[]>(results).flat() }
+}
+
+/** Seconds per round for a section given `--seconds`: half, at least 3 (wrk needs whole seconds). */
+export function roundSeconds(seconds: number): number {
+  return Math.max(3, Math.round(seconds / 2))
 }

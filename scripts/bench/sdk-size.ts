@@ -4,14 +4,16 @@
  * target (6 KB minified, 2.5 KB gzip).
  */
 import { buildSdk, SDK_BUDGET_BYTES, SDK_TARGET } from '../build-sdk'
+import type { SectionResult } from './lib'
 
 const kb = (n: number) => `${(n / 1024).toFixed(2)} KB`
 const pct = (n: number, of: number) => `${((n / of) * 100).toFixed(0)}%`
 
-/** Runs the section; returns its Markdown. */
-export async function benchSdkSize(): Promise<string> {
+/** Runs the section; returns its Markdown and target. */
+export async function benchSdkSize(): Promise<SectionResult> {
   const { sdk, widget } = await buildSdk()
-  return [
+  const within = sdk.bytes <= SDK_TARGET.minified && sdk.gzipBytes <= SDK_TARGET.gzip
+  const markdown = [
     '### SDK size (minified IIFE, gzip -9)',
     '',
     '| file | minified | gzip | minified vs target | gzip vs target | minified vs budget |',
@@ -19,6 +21,17 @@ export async function benchSdkSize(): Promise<string> {
     `| ${sdk.name} | ${kb(sdk.bytes)} | ${kb(sdk.gzipBytes)} | ${pct(sdk.bytes, SDK_TARGET.minified)} of ${kb(SDK_TARGET.minified)} | ${pct(sdk.gzipBytes, SDK_TARGET.gzip)} of ${kb(SDK_TARGET.gzip)} | ${pct(sdk.bytes, SDK_BUDGET_BYTES)} of ${kb(SDK_BUDGET_BYTES)} |`,
     `| ${widget.name} (loaded on demand) | ${kb(widget.bytes)} | ${kb(widget.gzipBytes)} | - | - | - |`,
     '',
-    `The SDK is ${sdk.bytes <= SDK_TARGET.minified && sdk.gzipBytes <= SDK_TARGET.gzip ? 'within' : 'OVER'} its target; the build refuses anything over the budget.`,
+    `The SDK is ${within ? 'within' : 'OVER'} its target; the build refuses anything over the budget.`,
   ].join('\n')
+  return {
+    markdown,
+    checks: [
+      {
+        what: `${sdk.name} size`,
+        figure: `${kb(sdk.bytes)} minified, ${kb(sdk.gzipBytes)} gzip`,
+        target: `<= ${kb(SDK_TARGET.minified)}, <= ${kb(SDK_TARGET.gzip)} gzip`,
+        met: within,
+      },
+    ],
+  }
 }

@@ -11,7 +11,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'bun'
 import { freePort } from '../free-port'
-import { ROOT } from './lib'
+import { ROOT, type SectionResult } from './lib'
 
 const RUNS = 15
 
@@ -78,8 +78,8 @@ function buildBinaries(dir: string): { mlc: string; hello: string } {
   return { mlc: join(ROOT, 'dist/mlc'), hello }
 }
 
-/** Runs the section; returns its Markdown. */
-export async function benchStartup(): Promise<string> {
+/** Runs the section; returns its Markdown and targets. */
+export async function benchStartup(): Promise<SectionResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mlc-bench-start-'))
   try {
     const { mlc, hello } = buildBinaries(dir)
@@ -139,7 +139,7 @@ export async function benchStartup(): Promise<string> {
     const [cf, ce, cb] = [stats(cpu.fresh), stats(cpu.existing), stats(cpu.base)]
     const ms = (n: number) => n.toFixed(1)
     const loadAfter = loadavg()[0] as number
-    return [
+    const markdown = [
       `### Binary start to first 200, ${RUNS} runs each; idle memory`,
       '',
       `Wall time from spawn to the first 200, and the CPU time the process had used by then (all threads, 10 ms ticks; less sensitive to other load on the machine). Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${cpus().length} cores.`,
@@ -158,6 +158,18 @@ export async function benchStartup(): Promise<string> {
       `Start p50 ${ms(e.p50)} ms on an existing data dir, ${ms(f.p50)} ms on a fresh one (target < 100 ms): ${Math.max(e.p50, f.p50) < 100 ? 'met' : 'NOT met'}. ` +
         `Idle RSS ${mlcRss.toFixed(1)} MB (target < 80 MB): ${mlcRss < 80 ? 'met' : 'NOT met'}.`,
     ].join('\n')
+    return {
+      markdown,
+      checks: [
+        {
+          what: 'binary start to first 200 (p50, fresh / existing data dir)',
+          figure: `${ms(f.p50)} / ${ms(e.p50)} ms`,
+          target: '< 100 ms',
+          met: Math.max(e.p50, f.p50) < 100,
+        },
+        { what: 'idle RSS after traffic', figure: `${mlcRss.toFixed(1)} MB`, target: '< 80 MB', met: mlcRss < 80 },
+      ],
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
