@@ -76,7 +76,7 @@ export function createDashboard(deps: DashboardDeps) {
   const ips = new WeakMap<Request, string>()
   const requestIds = new WeakMap<Request, string>()
   const sessions = new DashboardSessions(deps.store, deps.clock, deps.config.dashboardSessionTtl * 1000)
-  const live = createLiveChannel({ sessions, store: deps.store, clock: deps.clock })
+  const live = createLiveChannel({ sessions, store: deps.store, clock: deps.clock, logger: deps.logger, maxPerSession: deps.config.wsMaxPerCredential })
   const kit: Kit = {
     deps,
     sessions,

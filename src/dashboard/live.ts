@@ -3,14 +3,21 @@
  * session cookie (not an API token), subscribed to the site's chat events on the realtime hub.
  * It rides on the server's one WebSocket handler (src/http/websocket.ts): the upgrade builds the
  * same socket data an agent socket has, plus the dashboard session id, so signing out (or the
- * session expiring) closes the socket too.
+ * session expiring) closes the socket too. A session holds at most MLC_WS_MAX_PER_CREDENTIAL
+ * sockets (429 past that); refusals are the API's error envelope, and every upgrade attempt
+ * writes one access-log line.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import { siteTopic } from '../chat/realtime'
 import type { Clock } from '../clock'
 import type { Store } from '../db/store'
 import { ApiError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors'
-import type { SocketData } from '../http/websocket'
+import { REQUEST_ID_HEADER } from '../http/headers'
+import { errorResponse } from '../http/platform'
+import { logUpgrade, type SocketData, tooManySockets } from '../http/websocket'
+import type { Logger } from '../log'
+import { newRequestId } from '../random'
+import { ConnectionSlots } from '../ratelimit/connection-slots'
 import { adminCanSee } from './accounts'
 import { cookiesOf, DASHBOARD, SESSION_COOKIE } from './kit'
 import type { DashboardSessions } from './sessions'
@@ -29,16 +36,28 @@ export function isLiveUrl(url: string): boolean {
 }
 
 /** Builds the live channel over the dashboard's sessions. */
-export function createLiveChannel(deps: { sessions: DashboardSessions; store: Store; clock: Clock }) {
+export function createLiveChannel(deps: {
+  sessions: DashboardSessions
+  store: Store
+  clock: Clock
+  logger: Logger
+  /** Open sockets allowed per dashboard session (MLC_WS_MAX_PER_CREDENTIAL). */
+  maxPerSession: number
+}) {
   const bySession = new Map<string, Set<ServerWebSocket<LiveSocketData>>>()
   const timers = new WeakMap<object, ReturnType<typeof setTimeout>>()
+  const slots = new ConnectionSlots(deps.maxPerSession)
 
-  function refuse(err: ApiError): Response {
-    return new Response(err.message, { status: err.status, headers: { 'content-type': 'text/plain; charset=utf-8', ...err.headers } })
-  }
-
-  /** Upgrades a signed-in admin's request for a site they may see; a plain-text 4xx otherwise. */
-  async function upgrade(request: Request, server: Server<LiveSocketData>): Promise<Response | undefined> {
+  /**
+   * Upgrades a signed-in admin's request for a site they may see; the error envelope otherwise.
+   * `ip` is the client address (the socket's peer when not given).
+   */
+  async function upgrade(request: Request, server: Server<LiveSocketData>, ip?: string): Promise<Response | undefined> {
+    const started = performance.now()
+    const requestId = newRequestId()
+    const client = ip ?? server.requestIP(request)?.address ?? 'unknown'
+    // Anything thrown that is not ours ends in the server's 500; the log line says so.
+    let status = 500
     try {
       const url = new URL(request.url)
       // Browsers always send Origin on a WebSocket handshake: refuse pages of other origins.
@@ -51,6 +70,10 @@ export function createLiveChannel(deps: { sessions: DashboardSessions; store: St
         throw new NotFoundError(`You have no site with id ${url.searchParams.get('site')}.`, 'site')
       if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
         throw new ApiError(426, 'upgrade_required', 'Connect with a WebSocket client.', undefined, { upgrade: 'websocket' })
+      // Taken after the last await, in the same step as the upgrade: parallel handshakes cannot
+      // all pass the cap. Given back when the socket closes (the gateway's close), or below.
+      const release = slots.acquire(who.session.id)
+      if (!release) throw tooManySockets('This dashboard session', slots.max)
       const data: LiveSocketData = {
         kind: 'agent',
         siteId,
@@ -58,12 +81,21 @@ export function createLiveChannel(deps: { sessions: DashboardSessions; store: St
         hello: { type: 'hello', site_id: siteId },
         dashboardSessionId: who.session.id,
         dashboardExpiresMs: who.session.expires_ms,
+        release,
       }
-      if (server.upgrade(request, { data })) return undefined
+      if (server.upgrade(request, { data, headers: { [REQUEST_ID_HEADER]: requestId } })) {
+        status = 101
+        return undefined
+      }
+      release()
       throw new ApiError(426, 'upgrade_required', 'Connect with a WebSocket client.')
     } catch (err) {
-      if (err instanceof ApiError) return refuse(err)
-      throw err
+      if (!(err instanceof ApiError)) throw err
+      status = err.status
+      // No CORS headers: this channel is for the dashboard's own pages only.
+      return errorResponse(err, { [REQUEST_ID_HEADER]: requestId }, requestId)
+    } finally {
+      logUpgrade(deps.logger, request, { requestId, status, started, tokenId: null, ip: client })
     }
   }
 

@@ -8,18 +8,25 @@
  *   noticed by `revalidate` (run by the server every second) and its sockets are closed (1008).
  * Frames are JSON: first `{ type: "hello", ... }`, then the hub's events. A client may send
  * `ping` (or `{"type":"ping"}`) and gets `{"type":"pong"}`.
+ * Each credential holds at most MLC_WS_MAX_PER_CREDENTIAL sockets at once (an API token; a
+ * visitor, by the anonymous id or visitor key their session was opened with): one token must not
+ * be able to hold hundreds of sockets that each receive every event. Every upgrade attempt writes
+ * one access-log line, like a request.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import type { ChatContext } from '../chat/context'
 import { type RealtimeClient, sessionTopic, siteTopic } from '../chat/realtime'
 import { sessionOf, visitorSession } from '../chat/sessions'
 import { ApiError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../errors'
+import { type Logger, redactUrl } from '../log'
 import { authenticateWidget, type WidgetGuardDeps } from '../modules/widget/guard'
 import { newRequestId } from '../random'
+import { ConnectionSlots } from '../ratelimit/connection-slots'
 import { credentialOf } from './auth'
 import type { Authenticator } from './authenticator'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
 import { errorResponse } from './platform'
+import { pathStart } from './url-path'
 
 /** Paths answered by the gateway instead of the app. */
 export const WS_PATHS = new Set(['/v1/widget/ws', '/v1/agent/ws'])
@@ -32,6 +39,49 @@ export interface SocketData {
   hello: Record<string, unknown>
   /** The agent's API token, re-checked so a revoked token stops listening. */
   credential?: string
+  /** The agent's API token id (for the access log). */
+  tokenId?: number
+  /** Gives back the socket's slot under its credential's cap; called when the socket closes. */
+  release?: () => void
+}
+
+/** How long a client refused for holding too many sockets is told to wait before trying again. */
+export const SOCKET_CAP_RETRY_AFTER_S = 10
+
+/** The 429 for an upgrade past the per-credential socket cap. `holder` names who holds them. */
+export function tooManySockets(holder: string, max: number): RateLimitedError {
+  return new RateLimitedError(
+    `${holder} already has ${max} open WebSocket connections, the most allowed (MLC_WS_MAX_PER_CREDENTIAL); close one, then connect again.`,
+    SOCKET_CAP_RETRY_AFTER_S,
+  )
+}
+
+/** Path and query of a request URL (absolute, or relative when Bun had no usable Host). */
+function pathOf(url: string): string {
+  if (url.startsWith('/')) return url
+  const start = pathStart(url)
+  return start < 0 ? '/' : url.slice(start)
+}
+
+/**
+ * Writes the access-log line of one upgrade attempt, with the fields of a request's line (status
+ * 101 when it became a socket); the path goes through `redactUrl`, as credentials ride in it.
+ */
+export function logUpgrade(
+  logger: Logger,
+  request: Request,
+  o: { requestId: string; status: number; started: number; tokenId: number | null; ip: string },
+): void {
+  if (!logger.enabled('info')) return
+  logger.info('request', {
+    request_id: o.requestId,
+    method: request.method,
+    path: redactUrl(pathOf(request.url)),
+    status: o.status,
+    duration_ms: Math.round((performance.now() - o.started) * 100) / 100,
+    token_id: o.tokenId,
+    ip: o.ip,
+  })
 }
 
 /** 426: the endpoint speaks WebSocket only. */
@@ -49,21 +99,32 @@ export interface WebSocketGatewayDeps extends Omit<WidgetGuardDeps, 'clientIp'> 
 /** Builds the gateway: `upgrade` for Bun.serve's fetch, `websocket` for its option of that name. */
 export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
   const sockets = new Set<ServerWebSocket<SocketData>>()
+  const slots = new ConnectionSlots(deps.config.wsMaxPerCredential)
+  // The app's logger (the chat context carries the one createApp was given).
+  const logger = deps.chat.logger
 
-  function authorize(request: Request, url: URL, ip: string, headers: Record<string, unknown>): SocketData {
+  /** The socket's data, and the key and wording of the cap it counts against. */
+  function authorize(request: Request, url: URL, ip: string, headers: Record<string, unknown>): { data: SocketData; slot: string; holder: string } {
     const query = Object.fromEntries(url.searchParams)
     if (url.pathname === '/v1/widget/ws') {
       const caller = authenticateWidget({ ...deps, clientIp: () => ip }, request, { query }, headers)
       const session = visitorSession(deps.chat, caller.site.id, query.session_id ?? '', { anonId: caller.anonId, visitorKey: caller.visitorKey })
       const s = sessionOf(deps.chat, session.seq)
+      // The visitor is who the session belongs to: its anonymous id, else its visitor key.
+      const visitor = session.anon_id !== null ? `a:${session.anon_id}` : `k:${session.visitor_key}`
       return {
-        kind: 'visitor',
-        siteId: caller.site.id,
-        topics: [sessionTopic(session.id)],
-        hello: { type: 'hello', session_id: session.id, status: s.status, handoff_reason: s.handoff_reason },
+        data: {
+          kind: 'visitor',
+          siteId: caller.site.id,
+          topics: [sessionTopic(session.id)],
+          hello: { type: 'hello', session_id: session.id, status: s.status, handoff_reason: s.handoff_reason },
+        },
+        slot: `visitor:${caller.site.id}:${visitor}`,
+        holder: 'This visitor',
       }
     }
     const failKey = `authfail:${ip}`
+    // Peek now, take on a failure: nothing in between awaits, so parallel upgrades cannot all pass.
     const fail = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
     if (!fail.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', fail.retryAfterSeconds)
     const raw = credentialOf(request, query.token)
@@ -74,29 +135,50 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     }
     if (principal.kind !== 'token') throw new ForbiddenError('The agent channel needs an API token of the site (read scope is enough), not a publishable key.')
     return {
-      kind: 'agent',
-      siteId: principal.siteId,
-      topics: [siteTopic(principal.siteId)],
-      hello: { type: 'hello', site_id: principal.siteId },
-      credential: raw as string,
+      data: {
+        kind: 'agent',
+        siteId: principal.siteId,
+        topics: [siteTopic(principal.siteId)],
+        hello: { type: 'hello', site_id: principal.siteId },
+        credential: raw as string,
+        tokenId: principal.tokenId ?? undefined,
+      },
+      slot: `token:${principal.tokenId}`,
+      holder: 'This API token',
     }
   }
 
   /** Upgrades a request from `ip` to one of the channels; returns the error response when it cannot. */
   function upgrade(request: Request, server: Server<SocketData>, ip: string): Response | undefined {
+    const started = performance.now()
     const requestId = newRequestId()
     const headers: Record<string, unknown> = { ...CORS_HEADERS, [REQUEST_ID_HEADER]: requestId }
+    // Anything thrown that is not ours ends in the server's 500; the log line says so.
+    let status = 500
+    let tokenId: number | null = null
     try {
       const url = new URL(request.url)
-      const data = authorize(request, url, ip, headers)
+      const { data, slot, holder } = authorize(request, url, ip, headers)
+      tokenId = data.tokenId ?? null
       if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') throw new UpgradeRequiredError()
+      // Taken here and given back on close (or below, when the handshake fails).
+      const release = slots.acquire(slot)
+      if (!release) throw tooManySockets(holder, slots.max)
+      data.release = release
       const plain: Record<string, string> = {}
       for (const [k, v] of Object.entries(headers)) plain[k] = String(v)
-      if (server.upgrade(request, { data, headers: plain })) return undefined
+      if (server.upgrade(request, { data, headers: plain })) {
+        status = 101
+        return undefined
+      }
+      release()
       throw new UpgradeRequiredError()
     } catch (err) {
-      if (err instanceof ApiError) return errorResponse(err, headers, requestId)
-      throw err
+      if (!(err instanceof ApiError)) throw err
+      status = err.status
+      return errorResponse(err, headers, requestId)
+    } finally {
+      logUpgrade(logger, request, { requestId, status, started, tokenId, ip })
     }
   }
 
@@ -117,6 +199,8 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     close(ws) {
       sockets.delete(ws)
       for (const topic of ws.data.topics) deps.chat.hub.unsubscribe(topic, ws as RealtimeClient)
+      // Every socket's slot comes back here, the dashboard's live sockets' too (live.ts wraps this handler).
+      ws.data.release?.()
     },
   }
 
@@ -126,6 +210,10 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     /** Open connections. */
     get connections() {
       return sockets.size
+    },
+    /** Sockets held by one API token (tests, diagnostics). */
+    socketsOfToken(tokenId: number): number {
+      return slots.count(`token:${tokenId}`)
     },
     /** Closes agent connections whose token was revoked (or site deleted) since they connected; returns how many. */
     revalidate(): number {
