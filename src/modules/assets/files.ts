@@ -8,7 +8,7 @@ import { sha256Hex } from '../../random'
 
 /** One servable file with its precomputed representations. */
 export interface StaticFile {
-  body: string
+  body: string | Uint8Array<ArrayBuffer>
   gzip: Uint8Array<ArrayBuffer>
   /** First 16 hex digits of the SHA-256 of `body`. */
   hash: string

@@ -1,10 +1,12 @@
-/** Unauthenticated system routes: health, the legacy-URL fallback, and the OpenAPI document. */
+/** Unauthenticated system routes: health, the legacy-URL fallback, the OpenAPI document and its reference page. */
 import { openapi } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import { BadRequestError } from '../../errors'
 import { Envelope, ok } from '../../http/envelope'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from '../../http/headers'
 import { VERSION } from '../../version'
+import { serveFile } from '../assets'
+import { REFERENCE_HEADERS, REFERENCE_PATH, REFERENCE_SCRIPT_PATH, referencePage, SPEC_PATH, scalarBundle, scalarScript } from './reference-page'
 
 /** What `/healthz` answers in `data`. */
 export function healthData() {
@@ -42,15 +44,22 @@ export function legacyFallbackModule(resources: () => string[]) {
   )
 }
 
-/** The OpenAPI 3.1 document at /v1/openapi.json and a reference page at /v1/openapi. */
+const API_TITLE = 'mlc API'
+
+/**
+ * The OpenAPI 3.1 document at /v1/openapi.json and a reference page at /v1/openapi. The plugin's
+ * own page is off (provider: null): it loads Scalar from a CDN, unpinned; ours serves the
+ * embedded copy (see reference-page.ts).
+ */
 export function openapiModule(publicUrl: string) {
   return openapi({
-    path: '/v1/openapi',
-    specPath: '/v1/openapi.json',
-    exclude: { paths: ['/v1/openapi', '/v1/openapi.json'] },
+    path: REFERENCE_PATH,
+    specPath: SPEC_PATH,
+    provider: null,
+    exclude: { paths: [REFERENCE_PATH, SPEC_PATH, REFERENCE_SCRIPT_PATH] },
     documentation: {
       info: {
-        title: 'mlc API',
+        title: API_TITLE,
         version: VERSION,
         description: [
           'The MyLiveChat developer platform, self-hosted.',
@@ -77,4 +86,19 @@ export function openapiModule(publicUrl: string) {
       },
     },
   })
+    .get(
+      REFERENCE_PATH,
+      async ({ set }) => {
+        const { hash } = await scalarBundle()
+        return new Response(referencePage({ title: `${API_TITLE} reference`, scriptUrl: `${REFERENCE_SCRIPT_PATH}?v=${hash}` }), {
+          headers: { [REQUEST_ID_HEADER]: String(set.headers[REQUEST_ID_HEADER]), 'content-type': 'text/html; charset=utf-8', ...REFERENCE_HEADERS },
+        })
+      },
+      { detail: { hide: true } },
+    )
+    .get(
+      REFERENCE_SCRIPT_PATH,
+      async ({ request, query, set }) => serveFile(request, await scalarScript(), query.v, { [REQUEST_ID_HEADER]: String(set.headers[REQUEST_ID_HEADER]) }),
+      { query: t.Object({ v: t.Optional(t.String()) }), detail: { hide: true } },
+    )
 }
