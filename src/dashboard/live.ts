@@ -60,9 +60,10 @@ export function createLiveChannel(deps: {
     let status = 500
     try {
       const url = new URL(request.url)
-      // Browsers always send Origin on a WebSocket handshake: refuse pages of other origins.
+      // Browsers always send Origin on a WebSocket handshake: refuse pages of other origins (and
+      // an Origin that is no URL at all, which no page of ours sends).
       const origin = request.headers.get('origin')
-      if (origin && new URL(origin).host !== url.host) throw new ForbiddenError('This channel is only for the dashboard itself.')
+      if (origin && URL.parse(origin)?.host !== url.host) throw new ForbiddenError('This channel is only for the dashboard itself.')
       const who = await deps.sessions.read(cookiesOf(request).get(SESSION_COOKIE))
       if (!who) throw new UnauthorizedError('Sign in to the dashboard first.')
       const siteId = Number(url.searchParams.get('site'))

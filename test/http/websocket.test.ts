@@ -188,6 +188,15 @@ describe("the dashboard's live channel: per session", () => {
     expect(r.body.error.code).toBe('unauthorized')
     expect(r.headers.get('x-mlc-request-id')).toBe(r.body.error.request_id)
   })
+
+  test('an Origin that is not a URL is refused like another origin (403 envelope), not a 500', async () => {
+    for (const origin of ['not a url', 'http://', '%']) {
+      const r = await handshake('/dashboard/ws?site=1', { cookie: cookieA, origin })
+      expect(r.status).toBe(403)
+      expect(r.body.error.code).toBe('forbidden')
+      expect(r.headers.get('x-mlc-request-id')).toBe(r.body.error.request_id)
+    }
+  })
 })
 
 describe('access log', () => {
