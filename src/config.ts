@@ -4,6 +4,7 @@
  * The same table drives `mlc --help`, so documentation cannot drift from behaviour.
  */
 import { resolve } from 'node:path'
+import { parsePlainDecimal, parsePlainDecimalInteger } from './plain-decimal'
 
 type Kind = 'string' | 'int' | 'bool' | 'list'
 
@@ -14,13 +15,18 @@ interface OptionSpec {
   kind: Kind
   default: string
   help: string
-  /** Smallest allowed value for ints. */
+  /** Smallest allowed value for ints and for each list entry (default 0). */
   min?: number
+  /** Largest allowed value for ints and for each list entry (default DEFAULT_MAX). */
+  max?: number
 }
+
+/** The largest int an option takes when it names no max: the longest delay a timer takes (2^31-1 ms). */
+const DEFAULT_MAX = 2_147_483_647
 
 /** Every setting the server knows. Order is the order of `--help`. */
 export const OPTIONS = {
-  port: { flag: 'port', env: 'MLC_PORT', kind: 'int', default: '8080', min: 0, help: 'TCP port to listen on' },
+  port: { flag: 'port', env: 'MLC_PORT', kind: 'int', default: '8080', min: 0, max: 65535, help: 'TCP port to listen on' },
   host: { flag: 'host', env: 'MLC_HOST', kind: 'string', default: '0.0.0.0', help: 'address to bind' },
   dataDir: { flag: 'data-dir', env: 'MLC_DATA_DIR', kind: 'string', default: './data', help: 'folder holding the SQLite database' },
   publicUrl: {
@@ -38,6 +44,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '2000',
     min: 50,
+    max: 3_600_000,
     help: 'how often request counters and rate-limit buckets are written to disk',
   },
   checkpointIntervalMs: {
@@ -45,6 +52,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '250',
     min: 0,
+    max: 3_600_000,
     help: 'how often a background thread copies the WAL into the database file (0: the writing thread does it)',
   },
   authFailuresPerMinute: {
@@ -52,6 +60,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '30',
     min: 1,
+    max: 1_000_000,
     help: 'failed authentications allowed per client IP per minute',
   },
   webhookTimeoutMs: {
@@ -59,12 +68,14 @@ export const OPTIONS = {
     kind: 'int',
     default: '10000',
     min: 100,
+    max: 600_000,
     help: 'webhooks: one delivery attempt (lookup, connect, answer, first 4 KB) must finish within this',
   },
   webhookBackoff: {
     env: 'MLC_WEBHOOK_BACKOFF',
     kind: 'list',
     default: '30,120,600,3600,21600',
+    max: 2_592_000,
     help: 'webhooks: seconds before each retry; 1 attempt + one per entry, then dead-lettered',
   },
   webhookRotationGrace: {
@@ -72,6 +83,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '86400',
     min: 0,
+    max: 2_592_000,
     help: 'webhooks: seconds the old secret keeps signing (webhook-signature) after rotate_secret',
   },
   webhookRetentionDays: {
@@ -79,6 +91,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '30',
     min: 0,
+    max: 36_500,
     help: 'webhooks: days finished deliveries, their attempts and events are kept (0: forever)',
   },
   webhookAllowPrivate: {
@@ -92,6 +105,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '64',
     min: 1,
+    max: 10_000,
     help: 'webhooks: deliveries in flight at once, all subscriptions together',
   },
   webhookConcurrencyPerSubscription: {
@@ -99,6 +113,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '16',
     min: 1,
+    max: 10_000,
     help: 'webhooks: deliveries in flight at once to one subscription (one slow endpoint cannot starve others)',
   },
   metrics: { env: 'MLC_METRICS', kind: 'bool', default: '0', help: 'serve GET /metrics (Prometheus text) without auth' },
@@ -113,6 +128,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '8000',
     min: 0,
+    max: 600_000,
     help: 'on SIGTERM, how long requests in flight may finish before their connections are closed',
   },
   dashboardSessionTtl: {
@@ -120,6 +136,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '43200',
     min: 1,
+    max: 31_536_000,
     help: 'dashboard sign-in lifetime in seconds (12 h)',
   },
   signInFailuresPerAccount: {
@@ -127,6 +144,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '5',
     min: 1,
+    max: 1_000_000,
     help: 'failed dashboard sign-ins allowed per account per minute',
   },
   signInFailuresPerIp: {
@@ -134,7 +152,15 @@ export const OPTIONS = {
     kind: 'int',
     default: '20',
     min: 1,
+    max: 1_000_000,
     help: 'failed dashboard sign-ins allowed per client IP per minute',
+  },
+  demoPublicSite: {
+    env: 'MLC_DEMO_PUBLIC_SITE',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    help: 'serve /demo for this site id to anyone, not only to signed-in admins (a public demo; 0: none)',
   },
   aiProvider: {
     env: 'MLC_AI_PROVIDER',
@@ -155,6 +181,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '15000',
     min: 100,
+    max: 600_000,
     help: 'openai provider: a reply slower than this hands the chat to a human (bot_error)',
   },
   chatInactivityTimeout: {
@@ -162,6 +189,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '1800',
     min: 1,
+    max: 2_592_000,
     help: 'seconds without a message after which an open chat session is closed',
   },
   chatSweepIntervalMs: {
@@ -169,6 +197,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '30000',
     min: 50,
+    max: 3_600_000,
     help: 'how often the server looks for inactive chat sessions to close',
   },
   widgetRatePerVisitor: {
@@ -176,6 +205,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '30',
     min: 1,
+    max: 1_000_000,
     help: 'chat widget requests allowed per visitor per minute',
   },
   widgetRatePerIp: {
@@ -183,14 +213,8 @@ export const OPTIONS = {
     kind: 'int',
     default: '300',
     min: 1,
+    max: 1_000_000,
     help: 'chat widget requests allowed per client IP per minute (all visitors behind it together)',
-  },
-  wsMaxPerCredential: {
-    env: 'MLC_WS_MAX_PER_CREDENTIAL',
-    kind: 'int',
-    default: '20',
-    min: 1,
-    help: 'open WebSockets allowed per API token, per dashboard session and per widget visitor (past it: 429)',
   },
 } as const satisfies Record<string, OptionSpec>
 
@@ -204,24 +228,31 @@ export type Config = { readonly [K in keyof Options]: ValueOf<Options[K]['kind']
 export class ConfigError extends Error {}
 
 function parseValue(name: string, spec: OptionSpec, raw: string): unknown {
+  // Values are quoted as JSON so that the message stays one line whatever the value holds.
+  const got = `got ${JSON.stringify(raw)}`
+  const min = spec.min ?? 0
+  const max = spec.max ?? DEFAULT_MAX
   switch (spec.kind) {
     case 'string':
       return raw
     case 'bool':
       if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true
       if (['0', 'false', 'no', 'off', ''].includes(raw.toLowerCase())) return false
-      throw new ConfigError(`${name} must be a boolean (1/0), got "${raw}"`)
+      throw new ConfigError(`${name} must be a boolean (1/0), ${got}`)
     case 'int': {
-      const n = Number(raw)
-      if (!Number.isInteger(n) || n < (spec.min ?? Number.MIN_SAFE_INTEGER)) {
-        throw new ConfigError(`${name} must be an integer${spec.min !== undefined ? ` >= ${spec.min}` : ''}, got "${raw}"`)
-      }
+      // Plain decimal digits only, as the API takes integers: Number() would read "0x1F90" as
+      // 8080, "1e3" as 1000, " 80" as 80 and "" as 0 (for a port: any free port).
+      const n = parsePlainDecimalInteger(raw, min, max)
+      if (n === undefined) throw new ConfigError(`${name} must be an integer from ${min} to ${max} (plain decimal digits), ${got}`)
       return n
     }
     case 'list': {
-      const parts = raw.split(',').map((p) => Number(p.trim()))
-      if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
-        throw new ConfigError(`${name} must be a comma-separated list of non-negative numbers, got "${raw}"`)
+      // Non-empty; each entry plain decimal digits, a fraction allowed ("0.5" seconds).
+      const parts = raw.split(',').map((p) => parsePlainDecimal(p, min, max))
+      if (parts.some((n) => n === undefined)) {
+        throw new ConfigError(
+          `${name} must be comma-separated numbers from ${min} to ${max} (plain decimal digits, like ${JSON.stringify(spec.default)}), ${got}`,
+        )
       }
       return parts
     }
@@ -243,10 +274,14 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
   }
   out.dataDir = resolve(out.dataDir as string)
   const level = out.logLevel as string
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`MLC_LOG_LEVEL must be debug, info, warn or error, got "${level}"`)
-  if (out.aiProvider !== 'kb' && out.aiProvider !== 'openai') throw new ConfigError(`MLC_AI_PROVIDER must be kb or openai, got "${out.aiProvider}"`)
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new ConfigError(`MLC_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(level)}`)
+  }
+  if (out.aiProvider !== 'kb' && out.aiProvider !== 'openai') {
+    throw new ConfigError(`MLC_AI_PROVIDER must be kb or openai, got ${JSON.stringify(out.aiProvider)}`)
+  }
   if (out.aiProvider === 'openai' && !/^https?:\/\/\S+$/.test(out.aiBaseUrl as string)) {
-    throw new ConfigError(`MLC_AI_PROVIDER=openai needs MLC_AI_BASE_URL (an http(s) URL), got "${out.aiBaseUrl}"`)
+    throw new ConfigError(`MLC_AI_PROVIDER=openai needs MLC_AI_BASE_URL (an http(s) URL), got ${JSON.stringify(out.aiBaseUrl)}`)
   }
   return Object.freeze(out) as Config
 }

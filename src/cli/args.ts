@@ -1,5 +1,6 @@
 /** Argument parsing shared by the commands: strict flags, one-line errors naming the flag, exit 2. */
 import { ConfigError, OPTIONS } from '../config'
+import { parsePlainDecimalInteger } from '../plain-decimal'
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -33,10 +34,11 @@ export function required(values: Record<string, unknown>, name: string): string 
   return v
 }
 
-/** A positive integer from a flag or positional. */
+/** A positive integer from a flag or positional, in plain decimal digits ("0x10", "1e3", " 7" are refused). */
 export function positiveInt(raw: string | undefined, what: string): number {
-  const n = Number(raw)
-  if (raw === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer${raw === undefined ? '' : `, got "${raw}"`}`)
+  const n = raw === undefined ? undefined : parsePlainDecimalInteger(raw, 1, Number.MAX_SAFE_INTEGER)
+  if (n === undefined)
+    throw new UsageError(`${what} must be a positive integer (plain decimal digits)${raw === undefined ? '' : `, got ${JSON.stringify(raw)}`}`)
   return n
 }
 

@@ -8,9 +8,9 @@
 import { type IntegerOptions, type TInteger, Type } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { compile } from 'elysia/type-system/utils'
+import { isPlainDecimalInteger } from '../plain-decimal'
 
-const DECIMAL_INTEGER = /^-?\d+$/
-
+/** An integer schema for query, path or body values: plain decimal strings or integers, range-checked on first use. */
 export function RequestInteger(options?: IntegerOptions): TInteger {
   const range = Type.Integer(options)
   let checker: ReturnType<typeof compile> | undefined
@@ -20,7 +20,7 @@ export function RequestInteger(options?: IntegerOptions): TInteger {
       checker ??= compile(range)
       // A string must be a plain decimal integer: `+value` alone (what t.Integer does) would read
       // "0x10" as 16, "1e3" as 1000 and " 7" as 7.
-      if (typeof value === 'string' && !DECIMAL_INTEGER.test(value)) throw checker.Error(value)
+      if (typeof value === 'string' && !isPlainDecimalInteger(value)) throw checker.Error(value)
       const number = +value
       // Elysia's error for a value out of range: a ValidationError carrying the schema's `error`.
       if (!checker.Check(number)) throw checker.Error(number)
