@@ -216,6 +216,13 @@ export const OPTIONS = {
     max: 1_000_000,
     help: 'chat widget requests allowed per client IP per minute (all visitors behind it together)',
   },
+  wsMaxPerCredential: {
+    env: 'MLC_WS_MAX_PER_CREDENTIAL',
+    kind: 'int',
+    default: '20',
+    min: 1,
+    help: 'open WebSockets allowed per API token, per dashboard session and per widget visitor (past it: 429)',
+  },
 } as const satisfies Record<string, OptionSpec>
 
 type Options = typeof OPTIONS
