@@ -179,7 +179,7 @@ export function createApp(deps: AppDeps) {
     const query = req.url.indexOf('?', start)
     if (WS_PATHS.has(req.url.slice(start, query < 0 ? undefined : query))) return realtime.upgrade(req, server, clientAddress(req, socketIp))
     // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
-    if (isLiveUrl(req.url)) return dashboard.live.upgrade(req, server)
+    if (isLiveUrl(req.url)) return dashboard.live.upgrade(req, server, clientAddress(req, socketIp))
     return handle(request, socketIp)
   }
 

@@ -26,7 +26,7 @@ import { credentialOf } from './auth'
 import type { Authenticator } from './authenticator'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
 import { errorResponse } from './platform'
-import { pathStart } from './url-path'
+import { pathAndQuery } from './url-path'
 
 /** Paths answered by the gateway instead of the app. */
 export const WS_PATHS = new Set(['/v1/widget/ws', '/v1/agent/ws'])
@@ -56,13 +56,6 @@ export function tooManySockets(holder: string, max: number): RateLimitedError {
   )
 }
 
-/** Path and query of a request URL (absolute, or relative when Bun had no usable Host). */
-function pathOf(url: string): string {
-  if (url.startsWith('/')) return url
-  const start = pathStart(url)
-  return start < 0 ? '/' : url.slice(start)
-}
-
 /**
  * Writes the access-log line of one upgrade attempt, with the fields of a request's line (status
  * 101 when it became a socket); the path goes through `redactUrl`, as credentials ride in it.
@@ -76,7 +69,7 @@ export function logUpgrade(
   logger.info('request', {
     request_id: o.requestId,
     method: request.method,
-    path: redactUrl(pathOf(request.url)),
+    path: redactUrl(pathAndQuery(request.url)),
     status: o.status,
     duration_ms: Math.round((performance.now() - o.started) * 100) / 100,
     token_id: o.tokenId,
