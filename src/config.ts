@@ -221,6 +221,7 @@ export const OPTIONS = {
     kind: 'int',
     default: '20',
     min: 1,
+    max: 100_000,
     help: 'open WebSockets allowed per API token, per dashboard session and per widget visitor (past it: 429)',
   },
 } as const satisfies Record<string, OptionSpec>
