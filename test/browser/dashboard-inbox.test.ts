@@ -17,7 +17,8 @@ let srv: DashboardServer
 let b: Browser
 
 beforeAll(async () => {
-  srv = await startDashboardServer()
+  // Site 1 is a public demo: the visitor chats on /demo without signing in.
+  srv = await startDashboardServer({ MLC_DEMO_PUBLIC_SITE: '1' })
   await createAdmin(srv.server.store, systemClock, { email: 'ana@example.com', password: 'agent password' })
   b = await browser()
 }, 60_000)

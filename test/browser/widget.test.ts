@@ -31,7 +31,8 @@ async function call(method: string, path: string, body?: unknown): Promise<any> 
 }
 
 beforeAll(async () => {
-  api = await startApi({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
+  // Site 1 is a public demo: the /demo test opens it as an anonymous visitor would.
+  api = await startApi({ MLC_WEBHOOK_ALLOW_PRIVATE: '1', MLC_DEMO_PUBLIC_SITE: '1' })
   pages = startPageServer()
   receiver = Bun.serve({
     port: 0,

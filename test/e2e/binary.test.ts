@@ -56,7 +56,8 @@ describe('dist/mlc', () => {
   })
 
   test('serves the visitor SDK, the widget and /demo embedded in the binary (no sdk/dist beside it)', async () => {
-    const server = await startServerProcess(join(dir, 'data-assets'), { cmd: [bin, 'serve'], env: emptyEnv })
+    // Site 1 is a public demo, so /demo answers without signing in; other sites still need a session.
+    const server = await startServerProcess(join(dir, 'data-assets'), { cmd: [bin, 'serve'], env: { ...emptyEnv, MLC_DEMO_PUBLIC_SITE: '1' } })
     try {
       for (const name of ['mlc-visitor-sdk.js', 'mlc-widget.js']) {
         const res = await fetch(`${server.url}/assets/js/${name}`)
@@ -67,6 +68,9 @@ describe('dist/mlc', () => {
       const demo = await fetch(`${server.url}/demo`)
       expect(demo.status).toBe(200)
       expect(await demo.text()).toContain('/assets/js/mlc-visitor-sdk.js')
+      const other = await fetch(`${server.url}/demo?site=2`, { redirect: 'manual' })
+      expect(other.status).toBe(303)
+      expect(other.headers.get('location')).toBe('/dashboard/sign-in?next=%2Fdemo%3Fsite%3D2')
     } finally {
       await server.stop()
     }
@@ -84,6 +88,18 @@ describe('dist/mlc', () => {
       expect(ready).toBe(200)
       const doc = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as { paths: Record<string, unknown> }
       expect(Object.keys(doc.paths)).toContain('/v1/tags/')
+      // The reference page's script comes from the binary itself (Scalar's npm bundle), not a CDN.
+      const reference = await fetch(`${server.url}/v1/openapi`)
+      expect(reference.status).toBe(200)
+      expect(reference.headers.get('content-security-policy')).toStartWith("default-src 'none'; script-src 'self';")
+      const src = /<script src="([^"]+)"/.exec(await reference.text())?.[1] ?? ''
+      expect(src).toMatch(/^\/v1\/openapi\/scalar\.js\?v=[0-9a-f]{16}$/)
+      const script = await fetch(`${server.url}${src}`)
+      expect(script.status).toBe(200)
+      expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+      expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      const scalar = await Bun.file(join(ROOT, 'node_modules/@scalar/api-reference/dist/browser/standalone.js')).bytes()
+      expect(Buffer.compare(new Uint8Array(await script.arrayBuffer()), scalar)).toBe(0)
       const page = await fetch(`${server.url}/dashboard/`)
       expect(page.status).toBe(200)
       expect(await page.text()).toContain('<html')

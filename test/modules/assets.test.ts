@@ -1,15 +1,22 @@
-/** Browser assets over HTTP: the SDK and widget files with their caching rules, and the /demo page. */
-import { afterAll, describe, expect, test } from 'bun:test'
+/**
+ * Browser assets over HTTP: the SDK and widget files with their caching rules, and the /demo page
+ * (signed-in admins and their sites only, or the one public demo site).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
 import { SDK_DIST } from '../../scripts/build-sdk'
+import { loadConfig } from '../../src/config'
+import { createAdmin } from '../../src/dashboard/accounts'
+import type { AdminRow } from '../../src/db/admins'
 import type { ModuleDeps } from '../../src/http/deps'
 import { createPlatformPlugin } from '../../src/http/platform'
 import { RouteTable } from '../../src/http/route-table'
 import { silentLogger } from '../../src/log'
 import { assetsModule, matchesEtag } from '../../src/modules/assets'
 import { staticFile } from '../../src/modules/assets/files'
+import { createSite } from '../../src/modules/sites/service'
 import { sha256Hex } from '../../src/random'
 import { createTestApp, expectError } from '../helpers'
 
@@ -96,15 +103,93 @@ describe('browser files not built', () => {
   })
 })
 
+/** A browser's cookie jar, enough to follow the sign-in flow. */
+class Jar {
+  readonly cookies = new Map<string, string>()
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+  }
+  keep(res: Response): Response {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair = ''] = c.split(';')
+      const i = pair.indexOf('=')
+      this.cookies.set(pair.slice(0, i), pair.slice(i + 1))
+    }
+    return res
+  }
+}
+
 describe('/demo', () => {
   const t = createTestApp()
   afterAll(() => t.cleanup())
+  let site3 = 0
+  let owner: AdminRow
+  let siteTwoAdmin: AdminRow
 
-  test('serves the snippet for the first site under a strict CSP with a fresh nonce', async () => {
-    const a = await t.request('GET', '/demo', { token: null })
+  beforeAll(async () => {
+    site3 = createSite(t.store, t.clock, { name: 'Site three' }).id
+    owner = await createAdmin(t.store, t.clock, { email: 'owner@example.com', password: 'owner password' })
+    siteTwoAdmin = await createAdmin(t.store, t.clock, { email: 'two@example.com', password: 'site two password', siteIds: [t.site2] })
+  })
+
+  /** A session cookie for an admin, as signing in sets it. */
+  async function sessionOf(admin: AdminRow): Promise<string> {
+    const { jwt } = await t.app.dashboard.kit.sessions.start(admin, { ip: '127.0.0.1', userAgent: 'test' })
+    return `mlc_session=${jwt}`
+  }
+
+  const demo = (path: string, cookie?: string) => t.request('GET', path, { token: null, headers: cookie ? { cookie } : {} })
+
+  test('a visitor who is not signed in is sent to the sign-in page, and learns nothing about any site', async () => {
+    for (const [path, next] of [
+      ['/demo', '%2Fdemo'],
+      [`/demo?site=${t.site1}`, `%2Fdemo%3Fsite%3D${t.site1}`],
+      ['/demo?site=999', '%2Fdemo%3Fsite%3D999'],
+    ] as const) {
+      const res = await demo(path)
+      expect(res.status).toBe(303)
+      expect(res.headers.get('location')).toBe(`/dashboard/sign-in?next=${next}`)
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      expect(res.headers.get('x-mlc-request-id')).toMatch(/^[0-9a-f]{32}$/)
+      expect(await res.text()).toBe('')
+    }
+    // A cookie that is not a live session is no better than none.
+    const signedOut = await sessionOf(owner)
+    t.app.dashboard.kit.sessions.end((await t.app.dashboard.kit.sessions.read(signedOut.slice('mlc_session='.length)))!.session.id)
+    for (const cookie of [signedOut, 'mlc_session=not-a-jwt']) expect((await demo('/demo', cookie)).status).toBe(303)
+  })
+
+  test('signing in from there comes back to the demo page that was asked for', async () => {
+    const jar = new Jar()
+    const first = jar.keep(await demo(`/demo?site=${t.site2}`))
+    const signInPage = first.headers.get('location') ?? ''
+    const form = await jar.keep(await t.request('GET', signInPage, { token: null, headers: { cookie: jar.header() } })).text()
+    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(form)?.[1] ?? ''
+    expect(field('next')).toBe(`/demo?site=${t.site2}`)
+    const signedIn = jar.keep(
+      await t.request('POST', '/dashboard/sign-in', {
+        token: null,
+        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        rawBody: new URLSearchParams({ csrf: field('csrf'), next: field('next'), email: 'two@example.com', password: 'site two password' }).toString(),
+      }),
+    )
+    expect(signedIn.status).toBe(303)
+    expect(signedIn.headers.get('location')).toBe(`/demo?site=${t.site2}`)
+    const page = await demo(`/demo?site=${t.site2}`, jar.header())
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain(t.store.sites.byId(t.site2)!.publishable_key)
+  })
+
+  test("serves a signed-in admin's first site under a strict CSP with a fresh nonce", async () => {
+    const cookie = await sessionOf(owner)
+    const a = await demo('/demo', cookie)
     expect(a.status).toBe(200)
     expect(a.headers.get('content-type')).toBe('text/html; charset=utf-8')
     expect(a.headers.get('cache-control')).toBe('no-store')
+    expect(a.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(a.headers.get('x-mlc-request-id')).toMatch(/^[0-9a-f]{32}$/)
+    // A page for a browser tab: no CORS header lets another origin's script read it.
+    expect(a.headers.get('access-control-allow-origin')).toBeNull()
     const csp = a.headers.get('content-security-policy') ?? ''
     const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1]
     expect(nonce).toBeTruthy()
@@ -119,20 +204,67 @@ describe('/demo', () => {
     expect(tags.length).toBeGreaterThanOrEqual(4)
     for (const tag of tags) expect(tag).toContain(`nonce="${nonce}"`)
     expect(html).not.toMatch(/\son[a-z]+=|style="/)
-    const b = await t.request('GET', '/demo', { token: null })
+    const b = await demo('/demo', cookie)
     expect(b.headers.get('content-security-policy')).not.toBe(csp)
   })
 
-  test('?site= picks another site, and its name is escaped', async () => {
+  test('?site= picks another site the admin may see, and its name is escaped', async () => {
     t.store.sites.update(t.site2, { name: '<b>Two & "co"</b>', plan: 'growth', rate_limit: null })
-    const html = await (await t.request('GET', `/demo?site=${t.site2}`, { token: null })).text()
+    const html = await (await demo(`/demo?site=${t.site2}`, await sessionOf(owner))).text()
     expect(html).toContain(t.store.sites.byId(t.site2)!.publishable_key)
     expect(html).toContain('&#60;b&#62;Two &#38; &#34;co&#34;&#60;/b&#62;')
     expect(html).not.toContain('<b>Two')
   })
 
-  test('an unknown or malformed site is a 404 or 400 naming site', async () => {
-    expectError(await t.call('GET', '/demo?site=999', { token: null }), 404, 'not_found', 'site')
+  test("an admin limited to some sites gets theirs, and the same 404 for another's site as for none", async () => {
+    const cookie = await sessionOf(siteTwoAdmin)
+    const own = await (await demo('/demo', cookie)).text()
+    expect(own).toContain(t.store.sites.byId(t.site2)!.publishable_key)
+    const others = [t.site1, site3]
+    for (const id of [...others, 999]) {
+      const res = await t.call('GET', `/demo?site=${id}`, { token: null, headers: { cookie } })
+      expectError(res, 404, 'not_found', 'site')
+      expect(res.body.error.message).toBe(`You have no site with id ${id}.`)
+      for (const other of others) expect(JSON.stringify(res.body)).not.toContain(t.store.sites.byId(other)!.publishable_key)
+    }
+  })
+
+  test('a malformed site is a 400 naming site', async () => {
     expectError(await t.call('GET', '/demo?site=abc', { token: null }), 400, 'bad_request', 'site')
+  })
+})
+
+describe('/demo with MLC_DEMO_PUBLIC_SITE', () => {
+  // Sites 1 and 2 of a fresh database; site 2 is the public demo.
+  const t = createTestApp({ MLC_DEMO_PUBLIC_SITE: '2' })
+  afterAll(() => t.cleanup())
+
+  test('serves that one site to anyone, and nothing else', async () => {
+    expect(t.site2).toBe(2)
+    const key = (id: number) => t.store.sites.byId(id)!.publishable_key
+    for (const path of ['/demo', '/demo?site=2']) {
+      const res = await t.request('GET', path, { token: null })
+      expect(res.status).toBe(200)
+      const html = await res.text()
+      expect(html).toContain(key(2))
+      expect(html).not.toContain(key(1))
+    }
+    for (const path of ['/demo?site=1', '/demo?site=999']) {
+      const res = await t.request('GET', path, { token: null })
+      expect(res.status).toBe(303)
+      expect(res.headers.get('location')).toStartWith('/dashboard/sign-in?next=')
+    }
+    // A signed-in admin still reaches the other sites they may see.
+    const admin = await createAdmin(t.store, t.clock, { email: 'owner@example.com', password: 'owner password' })
+    const { jwt } = await t.app.dashboard.kit.sessions.start(admin, { ip: '127.0.0.1', userAgent: 'test' })
+    const one = await t.request('GET', '/demo?site=1', { token: null, headers: { cookie: `mlc_session=${jwt}` } })
+    expect(await one.text()).toContain(key(1))
+  })
+
+  test('is an integer option: a site id or 0 for none', () => {
+    expect(loadConfig({}, {}).demoPublicSite).toBe(0)
+    expect(loadConfig({}, { MLC_DEMO_PUBLIC_SITE: '7' }).demoPublicSite).toBe(7)
+    expect(() => loadConfig({}, { MLC_DEMO_PUBLIC_SITE: '-1' })).toThrow(/MLC_DEMO_PUBLIC_SITE/)
+    expect(() => loadConfig({}, { MLC_DEMO_PUBLIC_SITE: 'demo' })).toThrow(/MLC_DEMO_PUBLIC_SITE/)
   })
 })

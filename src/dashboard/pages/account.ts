@@ -28,9 +28,9 @@ import { DashboardSessions } from '../sessions'
 
 const PRE_SESSION_MAX_AGE_S = 3600
 
-/** A safe place to go after signing in: a dashboard path, never another host. */
+/** A safe place to go after signing in: a dashboard path or the /demo page, never another host. */
 function safeNext(next: string | null): string {
-  return next && /^\/dashboard(\/|\?|$)/.test(next) && !next.startsWith('//') && !next.includes('\\') ? next : TOKENS_PATH
+  return next && /^\/(dashboard|demo)(\/|\?|$)/.test(next) && !next.startsWith('//') && !next.includes('\\') ? next : TOKENS_PATH
 }
 
 /** The pre-session nonce of a request, and the Set-Cookie header when a new one had to be made. */
