@@ -29,6 +29,35 @@ export const OPTIONS = {
   port: { flag: 'port', env: 'MLC_PORT', kind: 'int', default: '8080', min: 0, max: 65535, help: 'TCP port to listen on' },
   host: { flag: 'host', env: 'MLC_HOST', kind: 'string', default: '0.0.0.0', help: 'address to bind' },
   dataDir: { flag: 'data-dir', env: 'MLC_DATA_DIR', kind: 'string', default: './data', help: 'folder holding the SQLite database' },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'MLC_DATABASE_URL',
+    kind: 'string',
+    default: '',
+    help: 'empty: the embedded SQLite file in the data dir; postgres://user:pass@host:port/db: PostgreSQL',
+  },
+  databasePoolSize: {
+    env: 'MLC_DATABASE_POOL_SIZE',
+    kind: 'int',
+    default: '10',
+    min: 1,
+    max: 1000,
+    help: 'PostgreSQL: connections this instance keeps open at most',
+  },
+  databaseStatementTimeoutMs: {
+    env: 'MLC_DATABASE_STATEMENT_TIMEOUT_MS',
+    kind: 'int',
+    default: '10000',
+    min: 0,
+    max: 3_600_000,
+    help: 'PostgreSQL: a statement running longer is cancelled (0: no limit)',
+  },
+  databasePrepare: {
+    env: 'MLC_DATABASE_PREPARE',
+    kind: 'bool',
+    default: '1',
+    help: 'PostgreSQL: use named prepared statements (0 behind PgBouncer in transaction mode)',
+  },
   publicUrl: {
     flag: 'public-url',
     env: 'MLC_PUBLIC_URL',
@@ -285,6 +314,9 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new ConfigError(`MLC_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(level)}`)
   }
+  if (out.databaseUrl && !/^postgres(?:ql)?:\/\/\S+$/.test(out.databaseUrl as string)) {
+    throw new ConfigError(`MLC_DATABASE_URL must be empty (SQLite) or a postgres:// URL, got ${JSON.stringify(redactPassword(out.databaseUrl as string))}`)
+  }
   if (out.aiProvider !== 'kb' && out.aiProvider !== 'openai') {
     throw new ConfigError(`MLC_AI_PROVIDER must be kb or openai, got ${JSON.stringify(out.aiProvider)}`)
   }
@@ -292,6 +324,11 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
     throw new ConfigError(`MLC_AI_PROVIDER=openai needs MLC_AI_BASE_URL (an http(s) URL), got ${JSON.stringify(out.aiBaseUrl)}`)
   }
   return Object.freeze(out) as Config
+}
+
+/** A database URL with its password replaced, for messages and logs. */
+export function redactPassword(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1REDACTED@')
 }
 
 /** The flags `serve` (and every command, for --data-dir) accepts, for util.parseArgs. */

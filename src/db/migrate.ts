@@ -34,7 +34,7 @@ export function migrate(db: Database, migrations: Migration[] = MIGRATIONS, nowM
   // start writes the schema pages once instead of once per migration (~4 ms instead of ~11 ms).
   db.transaction(() => {
     for (const m of pending) {
-      db.exec(m.sql)
+      db.exec(m.sqlite)
       record.run(m.version, m.name, nowMs)
     }
   }).immediate()

@@ -3,7 +3,7 @@ import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
 import { migrate, SchemaTooNewError } from '../../src/db/migrate'
 
-const m = (version: number) => ({ version, name: `m${version}`, sql: `CREATE TABLE t${version} (x INTEGER);` })
+const m = (version: number) => ({ version, name: `m${version}`, sqlite: `CREATE TABLE t${version} (x INTEGER);`, postgres: `CREATE TABLE t${version} (x INTEGER);` })
 
 describe('migrate', () => {
   test('applies each migration once', () => {
@@ -30,7 +30,7 @@ describe('migrate', () => {
   test('an upgrade lands whole or not at all: a failing migration leaves the schema as it was', () => {
     const db = new Database(':memory:')
     migrate(db, [m(1)])
-    const broken = { version: 3, name: 'broken', sql: 'CREATE TABLE t3 (x INTEGER); CREATE TABLE t1 (y INTEGER);' }
+    const broken = { version: 3, name: 'broken', sqlite: 'CREATE TABLE t3 (x INTEGER); CREATE TABLE t1 (y INTEGER);', postgres: '' }
     expect(() => migrate(db, [m(1), m(2), broken])).toThrow(/already exists/)
     expect(db.query('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }])
     expect(db.query("SELECT name FROM sqlite_master WHERE name IN ('t2', 't3')").all()).toEqual([])

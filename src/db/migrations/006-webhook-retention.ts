@@ -5,7 +5,11 @@
 export default {
   version: 6,
   name: 'webhook-retention',
-  sql: `
+  sqlite: `
+    CREATE INDEX webhook_events_created ON webhook_events(created_ms);
+    CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_id);
+  `,
+  postgres: `
     CREATE INDEX webhook_events_created ON webhook_events(created_ms);
     CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_id);
   `,

@@ -1,0 +1,51 @@
+/**
+ * Contract tests feed both engines the same input and compare what they answer: a fresh SQLite
+ * store in a temp dir beside a fresh PostgreSQL database.
+ */
+import { rmSync } from 'node:fs'
+import type { SQL } from 'bun'
+import type { AsyncRepo } from '../../../src/db/async-repo'
+import { openStore, type Store } from '../../../src/db/store'
+import { tempDir } from '../../helpers'
+import { freshPostgresDatabase } from './harness'
+
+export interface Engines {
+  sqlite: Store
+  pg: SQL
+  close(): Promise<void>
+}
+
+/** Both engines, empty and migrated. */
+export async function openEngines(): Promise<Engines> {
+  const dir = tempDir()
+  const sqlite = openStore(dir)
+  const pg = await freshPostgresDatabase()
+  return {
+    sqlite,
+    pg: pg.sql,
+    async close() {
+      sqlite.close()
+      rmSync(dir, { recursive: true, force: true })
+      await pg.drop()
+    },
+  }
+}
+
+/** A synchronous SQLite repository seen through the async interface (what the store will hand out). */
+export function asAsync<R extends object>(repo: R): AsyncRepo<R> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(repo)) {
+    if (typeof v === 'function') out[k] = async (...args: unknown[]) => v(...args)
+  }
+  return out as AsyncRepo<R>
+}
+
+/**
+ * Runs `script` against each engine's repository and expects the same answers, step by step.
+ * The script returns the list of what each step answered.
+ */
+export async function sameOnBoth<R>(sqliteRepo: AsyncRepo<R>, pgRepo: AsyncRepo<R>, script: (repo: AsyncRepo<R>) => Promise<unknown[]>) {
+  const fromSqlite = await script(sqliteRepo)
+  const fromPg = await script(pgRepo)
+  return { fromSqlite, fromPg }
+}
