@@ -67,23 +67,29 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const openedMs = performance.now()
   const app = createApp({ config, store, clock, logger, metrics, webhooks })
   const builtMs = performance.now()
-  app.buckets.restore(store.rateBuckets.loadAll())
+  // Checkpoints a window old are full buckets: they are not loaded, and the first flush deletes them.
+  app.buckets.restore(store.rateBuckets.loadAll(clock.now() - app.buckets.windowMs))
 
   /**
    * Writes request counters and rate-limit buckets. On the timer it waits for no lock: the webhook
    * thread commits often, and SQLite's busy handler sleeps inside the call, holding the event loop
    * (every request) for 8-18 ms, up to 5 s, whenever the two collide. A busy attempt is retried
    * shortly; counters and buckets stay in memory until written. The last flush, on shutdown
-   * (the worker has stopped), waits as usual.
+   * (the worker has stopped), waits as usual. Buckets that filled up again lose their row and
+   * are forgotten, so neither the table nor memory grows with every client IP ever seen.
    */
   let flushRetry: ReturnType<typeof setTimeout> | undefined
+  // Rows older than a window were not loaded at start, so only a table scan finds them: once.
+  let staleBucketRows = true
   const flush = (lockWaitMs: number, retriesLeft = 0) => {
     const dirty = app.buckets.takeDirty()
     try {
       store.withBusyTimeout(lockWaitMs, () => {
         app.usage.flush()
         if (dirty.length) store.rateBuckets.save(dirty)
+        if (staleBucketRows) store.rateBuckets.prune(clock.now() - app.buckets.windowMs)
       })
+      staleBucketRows = false
       app.buckets.sweep()
     } catch (err) {
       app.buckets.returnDirty(dirty)

@@ -1,14 +1,32 @@
 /**
  * In-memory token buckets. A bucket holds up to `capacity` requests and refills continuously at
  * `capacity` per window (60 s), so an empty bucket is full again one window later. Nothing here
- * touches the disk on the request path; `snapshot`/`restore` serve the periodic checkpoint.
+ * touches the disk on the request path; `takeDirty`/`restore` serve the periodic checkpoint.
+ *
+ * A full bucket is what a key without a bucket gets anyway, so it needs neither memory nor a
+ * checkpoint row: only buckets that are draining are written (exact across a restart), a bucket
+ * that has filled up again has its row deleted and is forgotten. So memory and the
+ * `rate_buckets` table hold the keys seen in the last window, not every client IP ever seen.
  */
 import type { Clock } from '../clock'
 
 interface Bucket {
   tokens: number
   updatedMs: number
+  /** The capacity of the last take or peek; 0 for a bucket restored from a checkpoint and not used since. */
+  capacity: number
+  /** Changed since the last checkpoint. */
   dirty: boolean
+  /** The checkpoint table may hold a row for this key (it was written, or restored from it). */
+  stored: boolean
+}
+
+/** What a checkpoint writes for one key: its level, or `full` (the row goes: full is the default). */
+export interface BucketCheckpoint {
+  key: string
+  tokens: number
+  updated_ms: number
+  full: boolean
 }
 
 /** The outcome of one take, with everything the rate-limit headers need. */
@@ -28,23 +46,32 @@ export class TokenBuckets {
 
   constructor(
     private readonly clock: Clock,
-    private readonly windowMs = 60_000,
+    /** How long an empty bucket takes to fill; a checkpoint older than this is a full bucket. */
+    readonly windowMs = 60_000,
   ) {}
 
   private refill(key: string, capacity: number, now: number): Bucket {
     let b = this.buckets.get(key)
     if (!b) {
-      b = { tokens: capacity, updatedMs: now, dirty: true }
+      b = { tokens: capacity, updatedMs: now, capacity, dirty: false, stored: false }
       this.buckets.set(key, b)
       return b
     }
     const elapsed = Math.max(0, now - b.updatedMs)
     b.tokens = Math.min(capacity, b.tokens + (elapsed * capacity) / this.windowMs)
     b.updatedMs = now
+    b.capacity = capacity
     return b
   }
 
-  private result(b: Bucket, capacity: number, allowed: boolean): TakeResult {
+  /** Whether `b` has filled up by `now` (a restored bucket of unknown capacity: once a window has passed). */
+  private isFull(b: Bucket, now: number): boolean {
+    const elapsed = Math.max(0, now - b.updatedMs)
+    if (b.capacity <= 0) return elapsed >= this.windowMs
+    return b.tokens + (elapsed * b.capacity) / this.windowMs >= b.capacity
+  }
+
+  private result(b: Pick<Bucket, 'tokens'>, capacity: number, allowed: boolean): TakeResult {
     const perMs = capacity / this.windowMs
     return {
       allowed,
@@ -75,39 +102,63 @@ export class TokenBuckets {
     b.dirty = true
   }
 
-  /** The bucket's state without taking from it. */
+  /** The bucket's state without taking from it (a key without a bucket gets a full one, and none is kept). */
   peek(key: string, capacity: number): TakeResult {
-    const b = this.refill(key, capacity, this.clock.now())
+    const b = this.buckets.has(key) ? this.refill(key, capacity, this.clock.now()) : { tokens: capacity }
     return this.result(b, capacity, b.tokens >= 1)
   }
 
-  /** Buckets changed since the last snapshot; marks them clean. */
-  takeDirty(): { key: string; tokens: number; updated_ms: number }[] {
-    const out: { key: string; tokens: number; updated_ms: number }[] = []
+  /** How many buckets are in memory (full ones are forgotten at the next checkpoint). */
+  get size(): number {
+    return this.buckets.size
+  }
+
+  /**
+   * What the next checkpoint writes, marked as written: the level of each bucket that changed
+   * and is still draining, and `full` for each key whose row should go (its bucket filled up
+   * again, or its checkpoint is a window old). Full buckets without a row are only forgotten.
+   */
+  takeDirty(): BucketCheckpoint[] {
+    const now = this.clock.now()
+    const out: BucketCheckpoint[] = []
     for (const [key, b] of this.buckets) {
-      if (!b.dirty) continue
-      b.dirty = false
-      out.push({ key, tokens: b.tokens, updated_ms: b.updatedMs })
+      const full = this.isFull(b, now)
+      if (full) {
+        b.dirty = false
+        if (b.stored) out.push({ key, tokens: b.tokens, updated_ms: b.updatedMs, full: true })
+        else this.buckets.delete(key)
+        b.stored = false
+      } else if (b.dirty) {
+        b.dirty = false
+        b.stored = true
+        out.push({ key, tokens: b.tokens, updated_ms: b.updatedMs, full: false })
+      }
     }
     return out
   }
 
-  /** Marks buckets from a `takeDirty` whose save failed dirty again, so the next checkpoint writes them. */
+  /** Hands back what a `takeDirty` returned when its save failed, so the next checkpoint writes it again. */
   returnDirty(rows: { key: string }[]): void {
     for (const r of rows) {
       const b = this.buckets.get(r.key)
-      if (b) b.dirty = true
+      if (!b) continue
+      b.dirty = true
+      // The failed save may have left the previous row in place.
+      b.stored = true
     }
   }
 
-  /** Loads checkpointed buckets (on start). */
+  /**
+   * Loads checkpointed buckets (on start). Their capacity is known again at their next use; until
+   * then one counts as full a window after its checkpoint, and the next checkpoint drops its row.
+   */
   restore(rows: { key: string; tokens: number; updated_ms: number }[]): void {
-    for (const r of rows) this.buckets.set(r.key, { tokens: r.tokens, updatedMs: r.updated_ms, dirty: false })
+    for (const r of rows) this.buckets.set(r.key, { tokens: r.tokens, updatedMs: r.updated_ms, capacity: 0, dirty: false, stored: true })
   }
 
-  /** Forgets buckets idle for a full window: they would be full anyway. Keeps memory bounded. */
+  /** Forgets full buckets whose row is gone (after a checkpoint saved): memory holds only draining ones. */
   sweep(): void {
-    const cutoff = this.clock.now() - this.windowMs
-    for (const [key, b] of this.buckets) if (!b.dirty && b.updatedMs < cutoff) this.buckets.delete(key)
+    const now = this.clock.now()
+    for (const [key, b] of this.buckets) if (!b.dirty && !b.stored && this.isFull(b, now)) this.buckets.delete(key)
   }
 }
