@@ -25,7 +25,8 @@ RUN apt-get update \
  && groupadd --system --gid 10001 mlc \
  && useradd --system --uid 10001 --gid mlc --home-dir /data --no-create-home --shell /usr/sbin/nologin mlc \
  && mkdir -p /data \
- && chown mlc:mlc /data
+ && chown mlc:mlc /data \
+ && chmod 0700 /data
 COPY --from=build /src/dist/mlc /usr/local/bin/mlc
 ENV MLC_DATA_DIR=/data \
     MLC_HOST=0.0.0.0 \

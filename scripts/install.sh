@@ -82,7 +82,7 @@ fi
 # 2. Before replacing a binary that already serves data: a backup, in case the upgrade goes wrong.
 if [ "$staged" = 0 ] && [ -f "$DATA_DIR/mlc.db" ]; then
   backup=$DATA_DIR/backups/pre-upgrade-$(date -u +%Y%m%dT%H%M%SZ).db
-  system install -d -m 0750 -o "$MLC_USER" -g "$MLC_USER" "$DATA_DIR/backups"
+  system install -d -m 0700 -o "$MLC_USER" -g "$MLC_USER" "$DATA_DIR/backups"
   system "$binary" backup "$backup" --data-dir "$DATA_DIR"
   system chown "$MLC_USER:$MLC_USER" "$backup"
 fi
@@ -117,8 +117,9 @@ EOF
   system chown "root:$MLC_USER" "$env_path"
 fi
 
-# 6. The data dir. systemd creates it too (StateDirectory); making it here lets the CLI run first.
-files install -d -m 0750 "$DESTDIR$DATA_DIR"
+# 6. The data dir, private to the service user (it holds webhook and session secrets). systemd
+#    creates it too (StateDirectory); making it here lets the CLI run first.
+files install -d -m 0700 "$DESTDIR$DATA_DIR"
 system chown "$MLC_USER:$MLC_USER" "$DATA_DIR"
 
 # 7. Enable, and start (or restart onto the new binary).

@@ -10,6 +10,7 @@ import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
 import { isBusyError } from './db/busy-timeout'
 import { type Checkpointer, startCheckpointer } from './db/checkpointer'
+import { tightenDataDir } from './db/file-modes'
 import { lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
 import { openStore, type Store } from './db/store'
@@ -48,6 +49,12 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const logger = opts.logger ?? createLogger({ level: config.logLevel as never, format: config.logFormat })
   // One server per data dir: a second one (or a restore) is refused while this one runs.
   const lock = lockDataDir(config.dataDir, 'cannot serve')
+  // The pid file only names the holder in messages; a full disk must not stop the start.
+  if (lock.pidFileError) logger.warn('could not write mlc.pid; serving without it', { error: lock.pidFileError })
+  // Data dirs made by older versions were readable by every local user: make them private.
+  const modes = tightenDataDir(config.dataDir)
+  if (modes.changed.length) logger.info('tightened data dir permissions', { changed: modes.changed })
+  if (modes.failed.length) logger.warn('could not tighten data dir permissions', { failed: modes.failed })
   let store: ReturnType<typeof openStore>
   try {
     store = openStore(config.dataDir)
@@ -177,10 +184,17 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     // that the server is up, the normal policy returns for the code that serves requests.
     Bun.unsafe.setJITPolicy(1)
     // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
-    const setupToken = createSetupLink(store, clock)
-    if (setupToken) {
-      logger.warn('no dashboard admin yet: open this one-time link within 1 hour to create one (or run `mlc admin create`)', {
-        setup_url: `${url.replace(/\/$/, '')}/dashboard/setup?token=${setupToken}`,
+    // Storing it is a write: on a full disk the server serves on without it.
+    try {
+      const setupToken = createSetupLink(store, clock)
+      if (setupToken) {
+        logger.warn('no dashboard admin yet: open this one-time link within 1 hour to create one (or run `mlc admin create`)', {
+          setup_url: `${url.replace(/\/$/, '')}/dashboard/setup?token=${setupToken}`,
+        })
+      }
+    } catch (err) {
+      logger.error('no dashboard admin yet, and the setup link could not be stored; restart once storage works, or run `mlc admin create`', {
+        error: String(err),
       })
     }
     webhooks.start()

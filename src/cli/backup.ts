@@ -2,6 +2,7 @@
 import { isoUtc, systemClock } from '../clock'
 import { loadConfig } from '../config'
 import { backupDatabase, restoreDatabase } from '../db/backup'
+import { PRIVATE_UMASK } from '../db/file-modes'
 import { type FlagSpec, flagsHelp, parseFlags, UsageError } from './args'
 import { emit } from './output'
 
@@ -37,6 +38,8 @@ function fileArg(positionals: string[], command: string): string {
 export function backupCommand(argv: string[], env: Record<string, string | undefined>): void {
   const { values, positionals } = parseFlags(argv, BACKUP_FLAGS)
   const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
+  // A backup holds every secret of the database: nothing it writes is readable by other users.
+  process.umask(PRIVATE_UMASK)
   const out = backupDatabase(config.dataDir, fileArg(positionals, 'backup'), { force: Boolean(values.force) })
   emit(Boolean(values.json), { file: out.file, bytes: out.bytes, schema_version: out.schemaVersion }, () =>
     [`backed up ${config.dataDir} to ${out.file}`, `(${out.bytes} bytes, schema version ${out.schemaVersion})`].join('\n'),
@@ -49,6 +52,7 @@ export function restoreCommand(argv: string[], env: Record<string, string | unde
   const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
   const file = fileArg(positionals, 'restore')
   const stamp = isoUtc(systemClock.now()).replace(/[:.]/g, '-')
+  process.umask(PRIVATE_UMASK)
   const out = restoreDatabase(config.dataDir, file, stamp)
   emit(Boolean(values.json), { data_dir: config.dataDir, schema_version: out.schemaVersion, previous: out.previous }, () =>
     [

@@ -1,5 +1,6 @@
 /** `mlc serve` (the default command). */
 import { configFlagNames, configHelp, loadConfig } from '../config'
+import { PRIVATE_UMASK } from '../db/file-modes'
 import { startServer } from '../server'
 import { type FlagSpec, parseFlags } from './args'
 
@@ -11,6 +12,9 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
   const flags: FlagSpec = Object.fromEntries(configFlagNames().map((f) => [f, { type: 'string' as const }]))
   const { values } = argv.length ? parseFlags(argv, flags) : { values: {} }
   const config = loadConfig(values as Record<string, string>, env)
+  // Whatever the server or SQLite creates from now on is private to its user, like the data dir
+  // (the files mlc knows of are created 0600 explicitly; this covers the rest).
+  process.umask(PRIVATE_UMASK)
   const server = await startServer(config)
   const onSignal = async () => {
     // Whatever happens during the graceful stop, the process is gone 10 s after the signal. The

@@ -6,8 +6,9 @@
  * the current database aside, and moves the backup into place.
  */
 import { Database } from 'bun:sqlite'
-import { chownSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
+import { ensurePrivateFile, PRIVATE_FILE_MODE } from './file-modes'
 import { lockDataDir } from './lock'
 import { latestSchemaVersion, SchemaTooNewError } from './migrate'
 import { databasePath } from './open'
@@ -36,6 +37,9 @@ export function backupDatabase(dataDir: string, file: string, opts: { force?: bo
   try {
     db.exec('PRAGMA busy_timeout = 5000')
     const schemaVersion = schemaVersionOf(db)
+    // The copy holds every secret the database does: born 0600 (VACUUM INTO fills an empty file),
+    // as private as the data dir, wherever it is written.
+    ensurePrivateFile(partial)
     db.query('VACUUM INTO ?').run(partial)
     renameSync(partial, target)
     return { file: target, bytes: statSync(target).size, schemaVersion }
@@ -96,6 +100,7 @@ export function restoreDatabase(dataDir: string, file: string, stamp: string): {
         // A snapshot of the current database including what still sits in its WAL.
         const current = new Database(target, { readonly: true })
         try {
+          ensurePrivateFile(previous)
           current.query('VACUUM INTO ?').run(previous)
         } finally {
           current.close()
@@ -109,6 +114,8 @@ export function restoreDatabase(dataDir: string, file: string, stamp: string): {
     }
     const incoming = `${target}.restoring`
     copyFileSync(source, incoming)
+    // The copy takes the backup's mode; the database is private (the data dir is 0700 meanwhile).
+    chmodSync(incoming, PRIVATE_FILE_MODE)
     if (process.getuid?.() === 0 && owner.uid !== 0) chownSync(incoming, owner.uid, owner.gid)
     for (const f of [target, `${target}-wal`, `${target}-shm`]) rmSync(f, { force: true })
     renameSync(incoming, target)

@@ -23,3 +23,14 @@ export function createHealthRepo(db: Database) {
   }
 }
 export type HealthRepo = ReturnType<typeof createHealthRepo>
+
+/** What an SQLite error code means for an operator ("disk full" for SQLITE_FULL ...), for /readyz and its log line. */
+export function storageProblem(code: string): string {
+  if (code.startsWith('SQLITE_FULL')) return 'disk full'
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'locked by another connection'
+  if (code.startsWith('SQLITE_READONLY')) return 'read-only'
+  if (code.startsWith('SQLITE_IOERR')) return 'I/O error'
+  if (code.startsWith('SQLITE_CANTOPEN')) return 'cannot open the file'
+  if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) return 'damaged'
+  return 'error'
+}

@@ -4,10 +4,15 @@
  * database opened with `locking_mode = EXCLUSIVE`, so it works the same on every platform and
  * the operating system drops it when the process dies: a crash never leaves a stale lock.
  * `mlc.pid` next to it names the holder, for messages only.
+ *
+ * Taking the lock of an existing data dir needs no free space (the lock file exists and taking
+ * the lock writes nothing to it), so a server restarted on a full disk still starts; the pid file
+ * is then left out rather than written empty.
  */
 import { Database } from 'bun:sqlite'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ensurePrivateDir, ensurePrivateFile, PRIVATE_FILE_MODE } from './file-modes'
 
 /** Raised when another process holds the data dir. */
 export class DataDirLockedError extends Error {
@@ -21,6 +26,8 @@ export class DataDirLockedError extends Error {
 }
 
 export interface DataDirLock {
+  /** Why `mlc.pid` could not be written (a full disk ...), or null. The lock holds either way. */
+  readonly pidFileError: string | null
   /** Releases the lock (idempotent). */
   release(): void
 }
@@ -40,8 +47,10 @@ export function lockHolderPid(dataDir: string): number | null {
  * the error message ("cannot serve", "cannot restore").
  */
 export function lockDataDir(dataDir: string, purpose: string): DataDirLock {
-  mkdirSync(dataDir, { recursive: true })
-  const db = new Database(join(dataDir, 'mlc.lock'), { create: true, readwrite: true })
+  ensurePrivateDir(dataDir)
+  const lockFile = join(dataDir, 'mlc.lock')
+  ensurePrivateFile(lockFile)
+  const db = new Database(lockFile, { create: true, readwrite: true })
   try {
     db.exec('PRAGMA busy_timeout = 0')
     db.exec('PRAGMA locking_mode = EXCLUSIVE')
@@ -60,14 +69,36 @@ export function lockDataDir(dataDir: string, purpose: string): DataDirLock {
     throw err
   }
   const pidFile = join(dataDir, 'mlc.pid')
-  writeFileSync(pidFile, `${process.pid}\n`)
+  const pidFileError = writePidFile(pidFile)
   let released = false
   return {
+    pidFileError,
     release() {
       if (released) return
       released = true
       rmSync(pidFile, { force: true })
       db.close()
     },
+  }
+}
+
+/**
+ * Writes this process's pid to `pidFile` through a temporary file and a rename, so the file is
+ * whole or absent. On failure (no space left ...) no pid file remains: one left by an earlier
+ * holder would name a process that no longer holds the lock. Returns the error, or null.
+ */
+function writePidFile(pidFile: string): string | null {
+  const partial = `${pidFile}.${process.pid}.partial`
+  try {
+    writeFileSync(partial, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE })
+    renameSync(partial, pidFile)
+    return null
+  } catch (err) {
+    for (const f of [partial, pidFile]) {
+      try {
+        rmSync(f, { force: true })
+      } catch {}
+    }
+    return (err as Error).message
   }
 }

@@ -3,9 +3,9 @@
  * WAL so readers never block the writer, a busy timeout so the CLI, the server and the webhook
  * worker can share the file, foreign keys on, and a page cache sized for a server.
  */
-import { Database } from 'bun:sqlite'
-import { mkdirSync } from 'node:fs'
+import { constants, Database } from 'bun:sqlite'
 import { dirname, join } from 'node:path'
+import { ensurePrivateDir, ensurePrivateFile } from './file-modes'
 
 /** The database file inside a data dir. */
 export function databasePath(dataDir: string): string {
@@ -14,8 +14,19 @@ export function databasePath(dataDir: string): string {
 
 /** Opens (creating if needed) the database at `path` and applies the connection pragmas. */
 export function openDatabase(path: string, opts: { readonly?: boolean } = {}): Database {
-  if (!opts.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const onDisk = !opts.readonly && path !== ':memory:'
+  if (onDisk) {
+    // Secrets live in this file: a private folder, and the file made 0600 before SQLite opens it
+    // (its -wal and -shm take the same mode).
+    ensurePrivateDir(dirname(path))
+    ensurePrivateFile(path)
+  }
   const db = new Database(path, opts.readonly ? { readonly: true } : { create: true, readwrite: true, strict: true })
+  // Keep -wal and -shm when the last connection closes. Reading a WAL database needs its -shm
+  // file, and creating one needs free space: with the file kept, a server restarted on a full disk
+  // still serves reads (writes answer 503 until space returns). The checkpoint thread empties the
+  // WAL file on a clean stop.
+  if (onDisk) db.fileControl(constants.SQLITE_FCNTL_PERSIST_WAL, 1)
   db.exec('PRAGMA busy_timeout = 5000')
   if (!opts.readonly) {
     // NORMAL in WAL mode: a committed transaction survives a crash of the process; only an OS

@@ -5,7 +5,7 @@
 
 import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
-import { chownSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { databasePath } from '../../src/db/open'
 import { runCli, startServerProcess } from '../e2e/server'
@@ -107,6 +107,27 @@ describe('mlc backup during writes, then mlc restore', () => {
     // The kept copy has every write, including those after the snapshot; the live one is the snapshot.
     expect(tagNames(join(live, kept!)).length).toBeGreaterThan(tagNames(databasePath(live)).length)
     expect(tagNames(databasePath(live))).toEqual(tagNames(file))
+  })
+})
+
+describe('file modes', () => {
+  test('a backup, a restored database and the copy it replaced are 0600, whatever the umask or the backup file', async () => {
+    const mode = (f: string) => (statSync(f).mode & 0o777).toString(8)
+    const dir = join(root, 'modes')
+    expect((await runCli(['site', 'list'], { MLC_DATA_DIR: dir })).code).toBe(0)
+    // The test runs with umask 022: without care, new files are 0644.
+    const file = join(root, 'modes-backup.db')
+    expect((await runCli(['backup', file], { MLC_DATA_DIR: dir })).code).toBe(0)
+    expect(mode(file)).toBe('600')
+    chmodSync(file, 0o644) // copied around by hand meanwhile
+    const target = join(root, 'modes-restored')
+    expect((await runCli(['restore', file], { MLC_DATA_DIR: target })).code).toBe(0)
+    expect(mode(target)).toBe('700')
+    expect(mode(databasePath(target))).toBe('600')
+    expect((await runCli(['restore', file], { MLC_DATA_DIR: target })).code).toBe(0)
+    const kept = readdirSync(target).find((f) => f.startsWith('mlc.db.pre-restore-'))
+    expect(mode(join(target, kept!))).toBe('600')
+    expect(mode(databasePath(target))).toBe('600')
   })
 })
 

@@ -47,6 +47,8 @@ describe('checkpointer', () => {
     }
     expect(autocheckpoint()).toBe(1000)
     expect(db.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM t').get()?.n).toBe(500)
+    // The last tick emptied the WAL file: it stays on disk (with -shm) but holds nothing.
+    expect(statSync(`${path}-wal`).size).toBe(0)
   })
 
   test('a thread that cannot open the database reports it and leaves checkpointing to the writer', async () => {
@@ -143,6 +145,31 @@ describe('checkpointOnce', () => {
     checkpointOnce(recorded, state, limits(10_000, 10_000_000))
     expect(issuedMode('TRUNCATE')).toBe(0)
     expect(walBytes()).toBeGreaterThan(0)
+  })
+
+  test('after the disk was full, a WAL of any size is truncated once writes succeed again, not while the disk is full', () => {
+    let free = 10 * 1024 * 1024
+    const full = { ...limits(10_000, 10_000_000), freeBytes: () => free }
+    insert(40) // the WAL grew before the disk filled
+    const grown = walBytes()
+    expect(grown).toBeGreaterThan(0)
+    checkpointOnce(recorded, state, full)
+    free = 0 // full: the WAL's room is the only room writes have, so it stays
+    for (let i = 0; i < 3; i++) checkpointOnce(recorded, state, full)
+    expect(issuedMode('TRUNCATE')).toBe(0)
+    free = 10 * 1024 * 1024 // space returns
+    checkpointOnce(recorded, state, full)
+    expect(issuedMode('TRUNCATE')).toBe(0) // no write has succeeded yet
+    insert(1)
+    checkpointOnce(recorded, state, full) // copies the write
+    checkpointOnce(recorded, state, full) // nothing written since: trim, though far under the trim size
+    expect(issuedMode('TRUNCATE')).toBe(1)
+    expect(walBytes()).toBe(0)
+    // Then the usual rule again: a WAL under the trim size stays.
+    insert(40)
+    for (let i = 0; i < 3; i++) checkpointOnce(recorded, state, full)
+    expect(issuedMode('TRUNCATE')).toBe(1)
+    expect(rows()).toBe(81)
   })
 
   test('a reader on an old snapshot keeps its frames: the tick reports what is left and does not wait for it', () => {

@@ -26,7 +26,7 @@ describe('GET /readyz', () => {
       const res = await t.call('GET', '/readyz', { token: null })
       expect(performance.now() - started).toBeLessThan(1500)
       expectError(res, 503, 'unavailable')
-      expect(res.body.error.message).toContain('database not writable (SQLITE_BUSY)')
+      expect(res.body.error.message).toContain('database not writable: locked by another connection (SQLITE_BUSY)')
     } finally {
       other.exec('ROLLBACK')
       other.close()

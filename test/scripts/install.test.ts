@@ -51,7 +51,7 @@ describe('scripts/install.sh', () => {
     expect(mode(unit)).toBe('644')
     expect(mode(join(dest, 'etc/mlc/mlc.env'))).toBe('640')
     expect(readFileSync(join(dest, 'etc/mlc/mlc.env'), 'utf8')).toContain('# MLC_PORT=8080')
-    expect(mode(join(dest, 'var/lib/mlc'))).toBe('750')
+    expect(mode(join(dest, 'var/lib/mlc'))).toBe('700')
 
     const commands = r.stdout.split('\n').filter((l) => l.startsWith('+ '))
     const order = [

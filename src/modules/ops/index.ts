@@ -6,6 +6,7 @@
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../clock'
 import type { Config } from '../../config'
+import { storageProblem } from '../../db/health'
 import type { Store } from '../../db/store'
 import { UnauthorizedError, UnavailableError } from '../../errors'
 import { Envelope, ok, ResponseInteger, responses } from '../../http/envelope'
@@ -59,7 +60,9 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
       const problems: string[] = []
       if (deps.lifecycle.draining) problems.push('shutting down')
       const dbError = await probeWritable(deps.store, deps.clock)
-      if (dbError) problems.push(`database not writable (${dbError})`)
+      // Named for the operator first ("disk full"), then SQLite's code.
+      const database = dbError ? storageProblem(dbError) : null
+      if (dbError) problems.push(`database not writable: ${database} (${dbError})`)
       let worker: ReturnType<WebhookDispatcher['status']> | null = null
       try {
         worker = deps.webhooks.status()
@@ -68,7 +71,7 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
         problems.push(`webhook queue unreadable (${String((err as { code?: unknown }).code ?? (err as Error).message)})`)
       }
       if (problems.length || !worker) {
-        deps.logger.warn('not ready', { problems, worker })
+        deps.logger.warn('not ready', { problems, ...(database ? { database } : {}), worker })
         throw new UnavailableError(`Not ready: ${problems.join('; ')}.`)
       }
       return ok(set, { status: 'ready' as const, database: { writable: true }, worker })
