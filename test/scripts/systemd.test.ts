@@ -57,6 +57,8 @@ describe('scripts/mlc.service', () => {
     expect(s.get('Environment')).toContain('MLC_DATA_DIR=/var/lib/mlc')
     expect(one('ExecStart')).toBe('/usr/local/bin/mlc serve')
     expect(one('Restart')).toBe('on-failure')
+    // A configuration error exits 2; restarting would only repeat it.
+    expect(one('RestartPreventExitStatus')).toBe('2')
     expect(one('KillSignal')).toBe('SIGTERM')
     expect(Number(one('TimeoutStopSec'))).toBeGreaterThan(10)
     for (const [k, v] of Object.entries({
