@@ -105,6 +105,39 @@ export interface DeliveryFilter {
   limit: number
 }
 
+/** An attempt the worker finished, written by its next claim cycle. */
+export interface FinishedAttempt {
+  record: AttemptRecord
+  subscriptionId: number
+  /** The endpoint answered 410 Gone: its subscription is deactivated and its queue dead-lettered. */
+  gone: boolean
+}
+
+/** How much one claim may take. */
+export interface ClaimLimits {
+  /** Most rows to claim now (the claimer's free send slots); 0 only records. */
+  max: number
+  /** Most live leases one subscription may hold, counted over every claimer (every instance's worker). */
+  perSubscription: number
+  /** A claimed row is leased until `nowMs + leaseMs` (longer than a send may take): nobody claims it again before. */
+  leaseMs: number
+  /** Claim only rows of these subscriptions (a slot freed after a whole-queue claim came up short); null: the whole queue. */
+  onlySubscriptions: number[] | null
+}
+
+/** What one worker cycle wrote and claimed. */
+export interface ClaimCycle {
+  /** The leased rows to send, in claim order: oldest due first. */
+  claimed: SendableRow[]
+  /** Subscriptions a finished attempt deactivated (410 Gone), with how many of their queued rows were dead-lettered. */
+  deactivated: { subscriptionId: number; deadLettered: number }[]
+  /** A whole-queue claim stopped with free slots left: nothing else is claimable until something new is due. */
+  exhausted: boolean
+}
+
+/** Rows read per claim scan. */
+const CLAIM_BATCH = 256
+
 /** Prepared statements over the webhook tables. */
 export function createWebhookRepo(db: Database) {
   const subList = db.query<SubscriptionRow, [number]>('SELECT * FROM webhook_subscriptions WHERE site_id = ? ORDER BY id')
@@ -211,6 +244,60 @@ export function createWebhookRepo(db: Database) {
     'SELECT MIN(next_attempt_ms) AS ms FROM webhook_deliveries WHERE next_attempt_ms IS NOT NULL AND next_attempt_ms > ?',
   )
   const earliestLeaseEnd = db.query<{ ms: number | null }, []>('SELECT MIN(lease_until_ms) AS ms FROM webhook_deliveries WHERE lease_until_ms IS NOT NULL')
+  // Live leases per subscription: the per-subscription limit counts every claimer's rows in flight.
+  // Reads the partial lease index, whose live part holds only the rows being sent right now.
+  const liveLeases = db.query<{ subscription_id: number; n: number }, [number]>(
+    'SELECT subscription_id, COUNT(*) AS n FROM webhook_deliveries WHERE lease_until_ms > ? GROUP BY subscription_id',
+  )
+
+  /**
+   * Leases due rows within `limits`, oldest due first (inside the cycle's write transaction, so
+   * the live-lease counts cannot change under it). Each scan excludes the subscriptions at their
+   * limit, and leases what it chose before the next scan, so every scan makes progress.
+   */
+  function claimDue(nowMs: number, limits: ClaimLimits): { claimed: SendableRow[]; exhausted: boolean } {
+    let free = limits.max
+    if (free <= 0) return { claimed: [], exhausted: false }
+    const leases = new Map<number, number>()
+    for (const r of liveLeases.all(nowMs)) leases.set(r.subscription_id, r.n)
+    const chosen: number[] = []
+    const lease = (rows: { seq: number; subscription_id: number }[]) => {
+      const batch: number[] = []
+      for (const row of rows) {
+        if (free <= 0) break
+        const n = leases.get(row.subscription_id) ?? 0
+        if (n >= limits.perSubscription) continue
+        leases.set(row.subscription_id, n + 1)
+        batch.push(row.seq)
+        free--
+      }
+      if (batch.length) takeLeases.all(nowMs + limits.leaseMs, JSON.stringify(batch), nowMs, nowMs)
+      chosen.push(...batch)
+    }
+    let exhausted = false
+    if (limits.onlySubscriptions === null) {
+      while (free > 0) {
+        const saturated = [...leases].filter(([, n]) => n >= limits.perSubscription).map(([id]) => id)
+        const limit = Math.min(CLAIM_BATCH, free * 2)
+        const rows = dueRows.all(nowMs, nowMs, JSON.stringify(saturated), limit)
+        lease(rows)
+        if (rows.length < limit) {
+          exhausted = free > 0
+          break
+        }
+      }
+    } else {
+      for (const sub of limits.onlySubscriptions) {
+        if (free <= 0) break
+        const room = limits.perSubscription - (leases.get(sub) ?? 0)
+        if (room > 0) lease(dueRowsFor.all(sub, nowMs, nowMs, Math.min(room, free)))
+      }
+    }
+    if (chosen.length === 0) return { claimed: [], exhausted }
+    const order = new Map(chosen.map((seq, i) => [seq, i]))
+    const claimed = sendable.all(JSON.stringify(chosen)).sort((a, b) => (order.get(a.seq) as number) - (order.get(b.seq) as number))
+    return { claimed, exhausted }
+  }
 
   return {
     /** A site's subscriptions by id. */
@@ -284,6 +371,30 @@ export function createWebhookRepo(db: Database) {
       attemptInsert.run(r.number, r.url, r.atMs, r.durationMs, r.statusCode, r.error, r.errorMessage, r.requestHeaders, r.responseBody, r.seq)
       deliveryAfterAttempt.run(r.status, r.number, r.nextAttemptMs, r.atMs, r.statusCode, r.error, nowMs, r.seq)
     },
+    /**
+     * One worker cycle in one write transaction: records the finished attempts (410 Gone
+     * deactivates the subscription and dead-letters its queue), then leases due rows within
+     * `limits` and returns what is needed to send them.
+     */
+    recordAndClaim: (finished: FinishedAttempt[], nowMs: number, limits: ClaimLimits): ClaimCycle =>
+      db
+        .transaction((): ClaimCycle => {
+          for (const f of finished) {
+            const r = f.record
+            attemptInsert.run(r.number, r.url, r.atMs, r.durationMs, r.statusCode, r.error, r.errorMessage, r.requestHeaders, r.responseBody, r.seq)
+            deliveryAfterAttempt.run(r.status, r.number, r.nextAttemptMs, r.atMs, r.statusCode, r.error, nowMs, r.seq)
+          }
+          const deactivated: ClaimCycle['deactivated'] = []
+          for (const f of finished) {
+            if (f.gone && subDisable.get('gone', nowMs, f.subscriptionId) !== null) {
+              const reason = 'subscription deactivated: the endpoint answered 410 Gone'
+              deactivated.push({ subscriptionId: f.subscriptionId, deadLettered: deadLetterPending.all(reason, nowMs, f.subscriptionId).length })
+            }
+          }
+          const { claimed, exhausted } = claimDue(nowMs, limits)
+          return { claimed, deactivated, exhausted }
+        })
+        .immediate(),
     /** Gives a claimed row back without an attempt (shutdown). */
     releaseLease: (seq: number) => void releaseLease.run(seq),
     /** Dead-letters one row without an attempt (its subscription is gone or inactive). */

@@ -106,8 +106,11 @@ export default {
       created_ms BIGINT NOT NULL,
       updated_ms BIGINT NOT NULL
     );
-    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_ms, subscription_id, lease_until_ms) WHERE next_attempt_ms IS NOT NULL;
-    CREATE INDEX webhook_deliveries_subscription_due ON webhook_deliveries(subscription_id, next_attempt_ms, lease_until_ms) WHERE next_attempt_ms IS NOT NULL;
+    -- The claim scans' order is SQLite's index order (NULL leases first, then seq, its rowid), so
+    -- both engines claim the same rows; with the whole key in the index, ORDER BY ... LIMIT ...
+    -- FOR UPDATE SKIP LOCKED reads it in order and stops at the limit, no sort.
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_ms, subscription_id, lease_until_ms NULLS FIRST, seq) WHERE next_attempt_ms IS NOT NULL;
+    CREATE INDEX webhook_deliveries_subscription_due ON webhook_deliveries(subscription_id, next_attempt_ms, lease_until_ms NULLS FIRST, seq) WHERE next_attempt_ms IS NOT NULL;
     CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(lease_until_ms) WHERE lease_until_ms IS NOT NULL;
     CREATE INDEX webhook_deliveries_site ON webhook_deliveries(site_id, seq);
     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, seq);
