@@ -248,16 +248,18 @@ export function createPostgresWebhookRepo(sql: SQL): AsyncRepo<WebhookRepo> {
       await sql`INSERT INTO webhook_deliveries (id, site_id, subscription_id, event_id, event, status, next_attempt_ms, created_ms, updated_ms)
                 VALUES (${id}, ${siteId}, ${subscriptionId}, ${eventId}, ${eventType}, 'pending', ${nowMs}, ${nowMs}, ${nowMs})`
     },
-    listDeliveries: async (siteId, f) =>
-      allRows(
-        await sql`SELECT * FROM webhook_deliveries WHERE site_id = ${siteId}
-                    AND (${f.subscriptionId}::bigint IS NULL OR subscription_id = ${f.subscriptionId})
-                    AND (${f.status}::text IS NULL OR status = ${f.status})
-                    AND (${f.event}::text IS NULL OR event = ${f.event})
-                    AND (${f.beforeSeq}::bigint IS NULL OR seq < ${f.beforeSeq})
+    // Each filter is a fragment present only when set, so each combination gets a plan that uses its index.
+    listDeliveries: async (siteId, f) => {
+      const bySubscription = f.subscriptionId !== null ? sql`AND subscription_id = ${f.subscriptionId}` : sql``
+      const byStatus = f.status !== null ? sql`AND status = ${f.status}` : sql``
+      const byEvent = f.event !== null ? sql`AND event = ${f.event}` : sql``
+      const before = f.beforeSeq !== null ? sql`AND seq < ${f.beforeSeq}` : sql``
+      return allRows(
+        await sql`SELECT * FROM webhook_deliveries WHERE site_id = ${siteId} ${bySubscription} ${byStatus} ${byEvent} ${before}
                   ORDER BY seq DESC LIMIT ${sqliteLimit(f.limit)}`,
         delivery,
-      ),
+      )
+    },
     getDelivery: async (siteId, id) => firstOrNull(await sql`SELECT * FROM webhook_deliveries WHERE site_id = ${siteId} AND id = ${id}`, delivery),
     attemptsOf: async (seq) => allRows(await sql`SELECT * FROM webhook_attempts WHERE delivery_seq = ${seq} ORDER BY id`, attempt),
     // The lease condition is re-checked on the row's newest version when a claim commits first, so a
