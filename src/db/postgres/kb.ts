@@ -57,33 +57,38 @@ export function createPostgresKbRepo(sql: SQL): AsyncRepo<KbRepo> {
           SELECT u.ord, phraseto_tsquery('kb_english', kb_words(u.term)) AS tq,
                  tsvector_to_array(to_tsvector('kb_english', kb_words(u.term))) AS lexemes
           FROM unnest(${sql.array(terms, 'TEXT')}) WITH ORDINALITY AS u(term, ord)
-        ), words AS (
+        ), words AS MATERIALIZED (
           SELECT * FROM q WHERE numnode(tq) > 0
-        ), site AS (
+        ), site AS MATERIALIZED (
           SELECT count(*)::float8 AS n, coalesce(avg(tokens), 0)::float8 AS avgdl FROM kb_passages WHERE site_id = ${siteId}
-        ), idf AS (
-          SELECT w.ord, w.lexemes,
-                 (SELECT CASE WHEN x > 0 THEN x ELSE 1e-6 END
-                  FROM (SELECT ln((s.n - m.hits + 0.5) / (m.hits + 0.5)) AS x
-                        FROM (SELECT count(*)::float8 AS hits FROM kb_passages p WHERE p.site_id = ${siteId} AND p.tsv @@ w.tq) m) v) AS idf
-          FROM words w, site s
-        ), candidates AS (
+        ), idf AS MATERIALIZED (
+          SELECT w.ord, w.lexemes, CASE WHEN v.x > 0 THEN v.x ELSE 1e-6 END AS idf
+          FROM words w, site s,
+               LATERAL (SELECT count(*)::float8 AS hits FROM kb_passages p WHERE p.site_id = ${siteId} AND p.tsv @@ w.tq) m,
+               LATERAL (SELECT ln((s.n - m.hits + 0.5) / (m.hits + 0.5)) AS x) v
+        ), candidates AS MATERIALIZED (
           SELECT p.id, p.article_id, p.title, p.text, p.tokens, p.tsv FROM kb_passages p
           WHERE p.site_id = ${siteId}
             AND p.tsv @@ (SELECT string_agg('(' || tq::text || ')', ' | ')::tsquery FROM words)
+        ), hits AS MATERIALIZED (
+          -- Each candidate's tsvector is read once: the query's words in it, a title hit counting 2.
+          SELECT c.id, l.lexeme, sum(CASE wt WHEN 'A' THEN 2.0::float8 ELSE 1.0::float8 END) AS hits
+          FROM candidates c, unnest(c.tsv) AS l(lexeme, positions, weights), unnest(l.weights) AS wt
+          WHERE l.lexeme = ANY (ARRAY(SELECT x FROM words, unnest(words.lexemes) AS x))
+          GROUP BY c.id, l.lexeme
+        ), freq AS (
+          -- A term's hits in a passage: its word's (a rare split term: the fewest of its words', none unless all occur).
+          SELECT c.id, i.idf, c.tokens,
+                 CASE WHEN count(h.hits) = cardinality(i.lexemes) THEN min(h.hits) ELSE 0 END AS f
+          FROM candidates c CROSS JOIN idf i CROSS JOIN LATERAL unnest(i.lexemes) AS il(lexeme)
+          LEFT JOIN hits h ON h.id = c.id AND h.lexeme = il.lexeme
+          GROUP BY c.id, c.tokens, i.ord, i.idf, i.lexemes
+        ), scores AS (
+          SELECT f.id, sum(f.idf * f.f * 2.2 / (f.f + 1.2 * (0.25 + 0.75 * f.tokens / s.avgdl))) AS bm25
+          FROM freq f, site s GROUP BY f.id
         )
-        SELECT c.id AS rowid, c.article_id, c.title, c.text,
-               -(SELECT coalesce(sum(i.idf * f.f * 2.2 / (f.f + 1.2 * (0.25 + 0.75 * c.tokens / s.avgdl))), 0)
-                 FROM idf i
-                 CROSS JOIN LATERAL (
-                   -- Hits of the term in this passage, a title hit counting 2: the fewest of its
-                   -- words' (one word: its hits), none unless every word occurs.
-                   SELECT CASE WHEN count(*) = cardinality(i.lexemes) THEN min(per.hits) ELSE 0 END AS f
-                   FROM (SELECT sum(CASE wt WHEN 'A' THEN 2.0 ELSE 1.0 END) AS hits
-                         FROM unnest(c.tsv) AS l(lexeme, positions, weights), unnest(l.weights) AS wt
-                         WHERE l.lexeme = ANY (i.lexemes) GROUP BY l.lexeme) per
-                 ) f) AS score
-        FROM candidates c, site s
+        SELECT c.id AS rowid, c.article_id, c.title, c.text, -coalesce(sc.bm25, 0) AS score
+        FROM candidates c LEFT JOIN scores sc ON sc.id = c.id
         ORDER BY score, c.id
         LIMIT ${sqliteLimit(limit)}`,
       hit,
