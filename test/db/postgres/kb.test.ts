@@ -14,7 +14,6 @@ import type { AsyncRepo } from '../../../src/db/async-repo'
 import type { KbArticleRow, KbHit, KbRepo } from '../../../src/db/kb'
 import { createPostgresKbRepo, passageTokens } from '../../../src/db/postgres/kb'
 import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
-import type { Store } from '../../../src/db/store'
 import { DEFAULT_CHAT_SETTINGS } from '../../../src/modules/chat-settings/model'
 import { asAsync, type Engines, openEngines } from './engines'
 import { TEST_DATABASE_URL } from './harness'
@@ -104,10 +103,13 @@ const QUESTIONS: [string, Expect][] = [
   ['Quelle est la météo à Paris ?', handoff(null)],
 ]
 
+/** The store retrieve() reads (only its `kb` is used here). */
+type RetrievalStore = Parameters<typeof retrieve>[0]
+
 /**
- * retrieve() over an async repository. retrieve() is synchronous over the store until the async
- * seam lands, so this records what it asks the repository, fetches that, and runs it again over
- * the answers: the ranking and confidence logic under test is the product's own.
+ * retrieve() over an async repository. retrieve() may be synchronous over the store (before the
+ * async seam) or not, so this records what it asks the repository, fetches that, and runs it again
+ * over the answers (awaiting either way): the ranking and confidence logic under test is the product's own.
  */
 async function retrieveVia(kb: AsyncRepo<KbRepo>, siteId: number, question: string): Promise<{ hits: KbHit[]; retrieval: Retrieval }> {
   let asked = { terms: [] as string[], limit: 0 }
@@ -120,12 +122,12 @@ async function retrieveVia(kb: AsyncRepo<KbRepo>, siteId: number, question: stri
       termsIn: () => ({ inText: [], inTitle: [] }),
     },
   }
-  retrieve(recorder as unknown as Store, siteId, question)
+  await retrieve(recorder as unknown as RetrievalStore, siteId, question)
   const hits = asked.terms.length ? await kb.search(siteId, asked.terms, asked.limit) : []
   const found = new Map<number, { inText: string[]; inTitle: string[] }>()
   for (const h of hits) found.set(h.rowid, await kb.termsIn(h.rowid, asked.terms))
   const replay = { kb: { search: () => hits, termsIn: (rowid: number) => found.get(rowid) } }
-  return { hits, retrieval: retrieve(replay as unknown as Store, siteId, question) }
+  return { hits, retrieval: await retrieve(replay as unknown as RetrievalStore, siteId, question) }
 }
 
 describe.skipIf(!TEST_DATABASE_URL)('knowledge base on both engines', () => {
