@@ -5,7 +5,7 @@
  * `npm run bench -- --seconds 4 --only api,track` shortens or selects (and does not write the file).
  */
 import { writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'bun'
 import { benchApi } from './bench/api'
@@ -56,6 +56,8 @@ async function settle(): Promise<void> {
   await Bun.sleep(2000)
 }
 
+// Other work on the machine shows in every figure; the header says how much there was.
+const loadBefore = loadavg()[0] as number
 const results: { name: string; result: SectionResult }[] = []
 for (const section of chosen) {
   console.error(`bench: ${section.name} ...`)
@@ -76,7 +78,7 @@ const md = [
           `Its ceiling in this run: ${ceilings.join('; ')}. Every ratio is against the bare Bun.serve measured in the same section of this run.`,
       ]
     : []),
-  'mlc runs in its default configuration (access log at `info`, stdout to a file). Each section starts after `sync` and a 2 s pause.',
+  `mlc runs in its default configuration (access log at \`info\`, stdout to a file). Each section starts after \`sync\` and a 2 s pause. Load average ${loadBefore.toFixed(1)} before the run, ${(loadavg()[0] as number).toFixed(1)} after.`,
   '',
   '## Targets',
   '',

@@ -80,7 +80,7 @@ export async function benchApi(seconds: number): Promise<SectionResult> {
       },
       { what: 'GET /v1/api.ashx?resource=tags vs bare Bun.serve', figure: `${ratio(legacy)}%`, target: '>= 45%', met: ratio(legacy) >= 45 },
       { what: 'GET /v1/whoami vs bare Bun.serve', figure: `${ratio(whoami)}%`, target: '>= 40%', met: ratio(whoami) >= 40 },
-      { what: 'access log cost (GET tags at info vs warn)', figure: `${logCost}%`, target: '<= 5%', met: logCost <= 5 },
+      { what: 'access log cost (GET tags at info vs warn)', figure: `${logCost}%`, target: 'log cost <= 5%', met: logCost <= 5 },
     ]
     const [cTags, cLegacy, cWhoami, cLog] = checks
     const lines = [
