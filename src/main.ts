@@ -8,6 +8,7 @@ import { SERVE_HELP, serveCommand } from './cli/serve'
 import { SITE_HELP, siteCommand } from './cli/site'
 import { TOKEN_HELP, tokenCommand } from './cli/token'
 import { BackupError } from './db/backup'
+import { StorageUnavailableError } from './db/errors'
 import { DataDirLockedError } from './db/lock'
 import { SchemaTooNewError } from './db/migrate'
 import { ApiError } from './errors'
@@ -92,7 +93,8 @@ main(process.argv.slice(2)).catch((err) => {
     console.error(`mlc: ${err.message}`)
     process.exit(err.status === 404 ? 1 : 2)
   }
-  if (err instanceof SchemaTooNewError || err instanceof BackupError || err instanceof DataDirLockedError) {
+  // A database that cannot answer (PostgreSQL down, a disk full) is one line, not a stack.
+  if (err instanceof SchemaTooNewError || err instanceof BackupError || err instanceof DataDirLockedError || err instanceof StorageUnavailableError) {
     console.error(`mlc: ${err.message}`)
     process.exit(1)
   }

@@ -1,19 +1,20 @@
 /**
- * Runs the server: opens the data dir, creates site 1 on first start, restores rate-limit
- * buckets, serves HTTP, flushes counters and buckets in the background, and shuts down
- * gracefully on SIGTERM/SIGINT (stop accepting, finish in-flight requests, flush, close).
+ * Runs the server: opens the store (the data dir's SQLite file, or PostgreSQL with
+ * MLC_DATABASE_URL), creates site 1 on first start, restores rate-limit buckets, serves HTTP,
+ * flushes counters and buckets in the background, and shuts down gracefully on SIGTERM/SIGINT
+ * (stop accepting, finish in-flight requests, flush, close).
  */
 import { createApp, publicUrlOf } from './app'
 import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { createSetupLink } from './dashboard/accounts'
-import { isBusyError } from './db/busy-timeout'
-import { type Checkpointer, startCheckpointer } from './db/checkpointer'
+import { StorageUnavailableError } from './db/errors'
 import { tightenDataDir } from './db/file-modes'
-import { lockDataDir } from './db/lock'
+import { type DataDirLock, lockDataDir } from './db/lock'
 import { databasePath } from './db/open'
-import { openStore, type Store } from './db/store'
+import { openStore } from './db/open-store'
+import type { Store, TxStore } from './db/store'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './http/headers'
 import type { SocketData } from './http/websocket'
 import { createLogger, type Logger } from './log'
@@ -29,8 +30,6 @@ const AFTER_LISTENING_DELAY_MS = 20
 /** A periodic flush that found the database locked tries again this often, this many times. */
 const FLUSH_RETRY_MS = 20
 const FLUSH_RETRIES = 10
-/** The shutdown flush waits for a lock as long as any write (the connection's usual timeout). */
-const SHUTDOWN_FLUSH_LOCK_WAIT_MS = 5000
 
 export interface RunningServer {
   url: string
@@ -47,24 +46,35 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const loadedMs = performance.now()
   const clock = opts.clock ?? systemClock
   const logger = opts.logger ?? createLogger({ level: config.logLevel as never, format: config.logFormat })
-  // One server per data dir: a second one (or a restore) is refused while this one runs.
-  const lock = lockDataDir(config.dataDir, 'cannot serve')
-  // The pid file only names the holder in messages; a full disk must not stop the start.
-  if (lock.pidFileError) logger.warn('could not write mlc.pid; serving without it', { error: lock.pidFileError })
-  // Data dirs made by older versions were readable by every local user: make them private.
-  const modes = tightenDataDir(config.dataDir)
-  if (modes.changed.length) logger.info('tightened data dir permissions', { changed: modes.changed })
-  if (modes.failed.length) logger.warn('could not tighten data dir permissions', { failed: modes.failed })
-  let store: ReturnType<typeof openStore>
+  // The data dir matters only to the embedded SQLite engine; PostgreSQL keeps nothing in it.
+  let lock: DataDirLock | null = null
+  if (!config.databaseUrl) {
+    // One server per data dir: a second one (or a restore) is refused while this one runs.
+    lock = lockDataDir(config.dataDir, 'cannot serve')
+    // The pid file only names the holder in messages; a full disk must not stop the start.
+    if (lock.pidFileError) logger.warn('could not write mlc.pid; serving without it', { error: lock.pidFileError })
+    // Data dirs made by older versions were readable by every local user: make them private.
+    const modes = tightenDataDir(config.dataDir)
+    if (modes.changed.length) logger.info('tightened data dir permissions', { changed: modes.changed })
+    if (modes.failed.length) logger.warn('could not tighten data dir permissions', { failed: modes.failed })
+  }
+  let store: Store
   try {
-    store = openStore(config.dataDir)
+    store = await openStore(config)
   } catch (err) {
-    lock.release()
+    lock?.release()
     throw err
   }
   const applied = store.migrationsApplied
   if (applied.length) logger.info(applied[0] === 1 ? 'created database schema' : 'upgraded database schema', { applied })
-  const firstSite = ensureFirstSite(store, clock)
+  if (store.engine === 'postgres') {
+    // Rate limits, the auth cache and live-chat fan-out live in this process's memory: until they
+    // are shared between instances, two instances on one database would each apply their own.
+    logger.warn('this instance runs alone: rate limits, the auth cache and live chat are kept in its memory (run one instance per database)', {
+      engine: 'postgres',
+    })
+  }
+  const firstSite = await ensureFirstSite(store, clock)
   if (firstSite) logger.info('created site 1 on first start', { site_id: firstSite.id, publishable_key: firstSite.publishable_key })
 
   const metrics = createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
@@ -75,7 +85,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const app = createApp({ config, store, clock, logger, metrics, webhooks })
   const builtMs = performance.now()
   // Checkpoints a window old are full buckets: they are not loaded, and the first flush deletes them.
-  app.buckets.restore(store.rateBuckets.loadAll(clock.now() - app.buckets.windowMs))
+  app.buckets.restore(await store.rateBuckets.loadAll(clock.now() - app.buckets.windowMs))
 
   /**
    * Writes request counters and rate-limit buckets. On the timer it waits for no lock: the webhook
@@ -86,42 +96,71 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
    * are forgotten, so neither the table nor memory grows with every client IP ever seen.
    */
   let flushRetry: ReturnType<typeof setTimeout> | undefined
+  // The flush being written, so a tick never starts a second one and shutdown waits for it.
+  let flushing: Promise<void> | null = null
   // Rows older than a window were not loaded at start, so only a table scan finds them: once.
   let staleBucketRows = true
-  const flush = (lockWaitMs: number, retriesLeft = 0) => {
+  const write = async (wait: boolean, retriesLeft: number) => {
     const dirty = app.buckets.takeDirty()
+    const counts = app.usage.drain()
     try {
-      store.withBusyTimeout(lockWaitMs, () => {
-        app.usage.flush()
-        if (dirty.length) store.rateBuckets.save(dirty)
-        if (staleBucketRows) store.rateBuckets.prune(clock.now() - app.buckets.windowMs)
-      })
+      // Nothing to write opens no transaction.
+      if (counts.length || dirty.length || staleBucketRows) {
+        const work = async (tx: TxStore) => {
+          if (counts.length) await tx.tokens.addUsage(counts)
+          if (dirty.length) await tx.rateBuckets.save(dirty)
+          if (staleBucketRows) await tx.rateBuckets.prune(clock.now() - app.buckets.windowMs)
+        }
+        await (wait ? store.transaction(work) : store.withoutWaiting(work))
+      }
       staleBucketRows = false
       app.buckets.sweep()
     } catch (err) {
       app.buckets.returnDirty(dirty)
-      if (!isBusyError(err)) logger.error('flush failed; will retry', { error: String(err) })
+      app.usage.restore(counts)
+      if (!(err instanceof StorageUnavailableError && err.reason === 'conflict')) logger.error('flush failed; will retry', { error: String(err) })
       else if (retriesLeft > 0) {
         flushRetry = setTimeout(() => {
           flushRetry = undefined
-          flush(lockWaitMs, retriesLeft - 1)
+          void flush(wait, retriesLeft - 1)
         }, FLUSH_RETRY_MS)
       }
     }
   }
-  // One retry chain at a time: a tick that finds one pending leaves the writing to it.
-  const flushTimer = setInterval(() => flushRetry ?? flush(0, FLUSH_RETRIES), config.flushIntervalMs)
-  // Pick up token changes made by the CLI even when no request arrives to trigger the check.
-  const epochTimer = setInterval(() => app.authenticator.checkEpoch(), 500)
-
-  // Close chats nobody wrote in for MLC_CHAT_INACTIVITY_TIMEOUT seconds.
-  const sweepTimer = setInterval(() => {
+  const flush = (wait: boolean, retriesLeft = 0): Promise<void> => {
+    const running = write(wait, retriesLeft).finally(() => {
+      if (flushing === running) flushing = null
+    })
+    flushing = running
+    return running
+  }
+  // One flush or retry chain at a time: a tick that finds one pending leaves the writing to it.
+  const flushTimer = setInterval(() => {
+    if (flushRetry === undefined && flushing === null) void flush(false, FLUSH_RETRIES)
+  }, config.flushIntervalMs)
+  // Pick up token changes made by the CLI even when no request arrives to trigger the check. A
+  // check that finds storage unavailable is simply tried again on the next tick.
+  const epochTimer = setInterval(async () => {
     try {
-      const closed = closeInactiveSessions(app.chat)
+      await app.authenticator.checkEpoch()
+    } catch {}
+  }, 500)
+
+  // Close chats nobody wrote in for MLC_CHAT_INACTIVITY_TIMEOUT seconds, one sweep at a time.
+  let sweeping: Promise<void> | null = null
+  const sweep = async () => {
+    try {
+      const closed = await closeInactiveSessions(app.chat)
       if (closed > 0) logger.info('closed inactive chat sessions', { closed })
     } catch (err) {
       logger.error('chat inactivity sweep failed; will retry', { error: String(err) })
     }
+  }
+  const sweepTimer = setInterval(() => {
+    if (sweeping !== null) return
+    sweeping = sweep().finally(() => {
+      sweeping = null
+    })
   }, config.chatSweepIntervalMs)
   // Finished webhook history older than MLC_WEBHOOK_RETENTION_DAYS goes, a minute after start and hourly.
   const pruneHistory = () =>
@@ -133,7 +172,12 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   const firstPrune = setTimeout(pruneHistory, 60_000)
   const pruneTimer = setInterval(pruneHistory, 60 * 60_000)
   // Agents' sockets stop listening within a second of their token's revocation.
-  const socketCheckTimer = setInterval(() => app.realtime.revalidate(), 1000)
+  // A check that finds storage unavailable is tried again a second later.
+  const socketCheckTimer = setInterval(async () => {
+    try {
+      await app.realtime.revalidate()
+    } catch {}
+  }, 1000)
 
   const server = Bun.serve<SocketData>({
     port: config.port,
@@ -165,6 +209,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   logger.info('listening', {
     url,
     data_dir: config.dataDir,
+    engine: store.engine,
     openapi: `${publicUrlOf({ ...config, port: server.port ?? config.port })}/v1/openapi`,
     // Time since the process started, and its parts: loading the program, opening (and migrating)
     // the database, building the app.
@@ -177,8 +222,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   // queued by a restart are answered first. The threads each boot their own JavaScript VM, which
   // on two cores delayed the first answer by ~30 ms; events enqueued meanwhile wait in the
   // outbox, and the writer checkpoints by itself until the checkpointer runs.
-  let checkpointer: Checkpointer | null = null
-  const afterListening = setTimeout(() => {
+  const afterListening = setTimeout(async () => {
     // The binary starts with JavaScriptCore's tier-up thresholds raised (scripts/build.ts): code
     // that only runs while starting stays in the interpreter instead of keeping the JIT busy. Now
     // that the server is up, the normal policy returns for the code that serves requests.
@@ -186,7 +230,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     // No dashboard admin yet: a one-time link (valid 1 h) creates the first one in the browser.
     // Storing it is a write: on a full disk the server serves on without it.
     try {
-      const setupToken = createSetupLink(store, clock)
+      const setupToken = await createSetupLink(store, clock)
       if (setupToken) {
         logger.warn('no dashboard admin yet: open this one-time link within 1 hour to create one (or run `mlc admin create`)', {
           setup_url: `${url.replace(/\/$/, '')}/dashboard/setup?token=${setupToken}`,
@@ -197,13 +241,12 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
         error: String(err),
       })
     }
+    // A stop that began while the link was stored starts nothing more.
+    if (stopping !== null) return
     webhooks.start()
-    // WAL checkpoints (the only disk waits of a write) run on their own thread, off the request path.
-    if (config.checkpointIntervalMs > 0) {
-      checkpointer = startCheckpointer(store.db, databasePath(config.dataDir), config.checkpointIntervalMs, (error) =>
-        logger.warn('checkpoint thread unavailable; the writer checkpoints itself', { error }),
-      )
-    }
+    // SQLite: WAL checkpoints (the only disk waits of a write) run on their own thread, off the
+    // request path (MLC_CHECKPOINT_INTERVAL_MS; 0 leaves them to the writer).
+    store.startUpkeep((error) => logger.warn('checkpoint thread unavailable; the writer checkpoints itself', { error }))
   }, AFTER_LISTENING_DELAY_MS)
 
   let stopping: Promise<void> | null = null
@@ -231,11 +274,14 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       } catch (err) {
         logger.error('webhook worker did not stop cleanly; its leases expire and are claimed again', { error: String(err) })
       }
+      // A flush still writing finishes (a retry it scheduled is dropped); the last one waits for
+      // a lock as long as any write does.
+      await flushing
       clearTimeout(flushRetry)
-      flush(SHUTDOWN_FLUSH_LOCK_WAIT_MS)
-      await checkpointer?.stop()
-      store.close()
-      lock.release()
+      await flush(true)
+      await sweeping
+      await store.close()
+      lock?.release()
       logger.info('stopped', { duration_ms: Math.round(performance.now() - started) })
     })()
     return stopping

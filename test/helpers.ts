@@ -5,11 +5,14 @@ import { join } from 'node:path'
 import { createApp } from '../src/app'
 import { ManualClock } from '../src/clock'
 import { type Config, loadConfig } from '../src/config'
-import { openStore, type Store } from '../src/db/store'
+import { postgresStoreOver } from '../src/db/postgres/store'
+import { openSqliteStore } from '../src/db/sqlite/store'
+import type { Store } from '../src/db/store'
 import { type Logger, silentLogger } from '../src/log'
 import { createSite } from '../src/modules/sites/service'
 import { createToken } from '../src/modules/tokens/service'
 import type { WebhookDispatcher } from '../src/webhooks/dispatcher'
+import { freshPostgresDatabase } from './db/postgres/harness'
 
 /** A fresh temp folder, removed by `cleanup`. */
 export function tempDir(prefix = 'mlc-test-'): string {
@@ -36,27 +39,52 @@ export interface TestApp {
   ): Promise<Response>
   /** Same as request, returning status, headers and parsed JSON. */
   call(method: string, path: string, opts?: Parameters<TestApp['request']>[2]): Promise<{ status: number; headers: Headers; body: any }>
-  cleanup(): void
+  cleanup(): Promise<void>
 }
 
 /**
- * Builds an app over a real SQLite file in a temp dir, with a manual clock. `opts.webhooks` builds
- * the webhook dispatcher (default: none, events stay in the outbox); stop it before `cleanup`.
+ * The engine the in-process suite runs on: SQLite by default; PostgreSQL when MLC_TEST_ENGINE is
+ * `postgres` (npm test runs the suite a second time that way when MLC_TEST_DATABASE_URL is set).
  */
-export function createTestApp(
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.MLC_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
+
+/** A fresh store for a test: a temp data dir's SQLite file, or a new database on the test PostgreSQL server. */
+export async function openTestStore(dataDir: string): Promise<{ store: Store; env: Record<string, string>; drop(): Promise<void> }> {
+  if (TEST_ENGINE === 'postgres') {
+    const db = await freshPostgresDatabase()
+    const store = postgresStoreOver(db.sql)
+    return {
+      store,
+      env: { MLC_DATABASE_URL: db.url },
+      async drop() {
+        await db.drop()
+      },
+    }
+  }
+  const store = openSqliteStore(dataDir)
+  return { store, env: {}, drop: () => store.close() }
+}
+
+/**
+ * Builds an app over a real store (a SQLite file in a temp dir, or a fresh PostgreSQL database, see
+ * TEST_ENGINE), with a manual clock. `opts.webhooks` builds the webhook dispatcher (default: none,
+ * events stay in the outbox); stop it before `cleanup`.
+ */
+export async function createTestApp(
   env: Record<string, string> = {},
   opts: { webhooks?: (deps: { store: Store; clock: ManualClock; config: Config; dataDir: string }) => WebhookDispatcher; logger?: Logger } = {},
-): TestApp {
+): Promise<TestApp> {
   const dataDir = tempDir()
-  const config = loadConfig({}, { MLC_DATA_DIR: dataDir, MLC_PORT: '0', ...env })
-  const store = openStore(dataDir)
+  const opened = await openTestStore(dataDir)
+  const store = opened.store
+  const config = loadConfig({}, { MLC_DATA_DIR: dataDir, MLC_PORT: '0', ...opened.env, ...env })
   const clock = new ManualClock()
   const app = createApp({ config, store, clock, logger: opts.logger ?? silentLogger, webhooks: opts.webhooks?.({ store, clock, config, dataDir }) })
-  const s1 = createSite(store, clock, { name: 'Site one' })
-  const s2 = createSite(store, clock, { name: 'Site two', plan: 'growth' })
-  const writeToken = createToken(store, clock, { siteId: s1.id, scopes: 'read,write', name: 'writer' }).token
-  const readToken = createToken(store, clock, { siteId: s1.id, scopes: 'read', name: 'reader' }).token
-  const otherSiteToken = createToken(store, clock, { siteId: s2.id, scopes: 'read,write', name: 'other' }).token
+  const s1 = await createSite(store, clock, { name: 'Site one' })
+  const s2 = await createSite(store, clock, { name: 'Site two', plan: 'growth' })
+  const writeToken = (await createToken(store, clock, { siteId: s1.id, scopes: 'read,write', name: 'writer' })).token
+  const readToken = (await createToken(store, clock, { siteId: s1.id, scopes: 'read', name: 'reader' })).token
+  const otherSiteToken = (await createToken(store, clock, { siteId: s2.id, scopes: 'read,write', name: 'other' })).token
   const request: TestApp['request'] = (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers }
     const token = opts.token === undefined ? writeToken : opts.token
@@ -89,8 +117,8 @@ export function createTestApp(
       } catch {}
       return { status: res.status, headers: res.headers, body }
     },
-    cleanup() {
-      store.close()
+    async cleanup() {
+      await opened.drop()
       rmSync(dataDir, { recursive: true, force: true })
     },
   }

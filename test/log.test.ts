@@ -28,8 +28,8 @@ describe('redactUrl', () => {
 describe('the access log of real requests', () => {
   let t: TestApp
   const lines: string[] = []
-  beforeAll(() => {
-    t = createTestApp({}, { logger: createLogger({ write: (l) => lines.push(l) }) })
+  beforeAll(async () => {
+    t = await createTestApp({}, { logger: createLogger({ write: (l) => lines.push(l) }) })
   })
   afterAll(() => t.cleanup())
 
@@ -42,7 +42,7 @@ describe('the access log of real requests', () => {
   })
 
   test("a widget request's anon_id never reaches the log", async () => {
-    const site = t.store.sites.byId(t.site1) as { publishable_key: string }
+    const site = (await t.store.sites.byId(t.site1)) as { publishable_key: string }
     const anon = 'anon_secret_0123456789abcdef'
     const res = await t.app.handle(new Request(`http://localhost/v1/widget/sessions/none?site_key=${site.publishable_key}&anon_id=${anon}`))
     const line = lines.map((l) => JSON.parse(l)).find((l) => l.request_id === res.headers.get('x-mlc-request-id'))

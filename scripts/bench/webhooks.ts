@@ -7,7 +7,8 @@
  */
 import { createHmac } from 'node:crypto'
 import { systemClock } from '../../src/clock'
-import { openStore } from '../../src/db/store'
+import { loadConfig } from '../../src/config'
+import { openStore } from '../../src/db/open-store'
 import { enqueueEvent } from '../../src/webhooks/enqueue'
 import { type Check, errorNote, type LoadResult, load, resultTable, type SectionResult, startMlc, verdict } from './lib'
 
@@ -59,7 +60,7 @@ export async function benchWebhooks(seconds: number): Promise<SectionResult> {
       data: { id: number; secret: string }
     }
     secret = sub.data.secret
-    const store = openStore(mlc.dataDir)
+    const store = await openStore(loadConfig({ 'data-dir': mlc.dataDir }))
     const payload = {
       session_id: 'ses_bench',
       visitor: { name: 'Jay', email: 'jay@example.com' },
@@ -69,8 +70,8 @@ export async function benchWebhooks(seconds: number): Promise<SectionResult> {
 
     /** Commits `n` events in one transaction (as another writer would) and wakes the worker with a test ping. */
     const fanOut = async (n: number) => {
-      store.transaction(() => {
-        for (let i = 0; i < n; i++) enqueueEvent(store, systemClock, { siteId: site.id, type: 'handoff', payload })
+      await store.transaction(async (tx) => {
+        for (let i = 0; i < n; i++) await enqueueEvent(tx, systemClock, { siteId: site.id, type: 'handoff', payload })
       })
       // The ping only wakes the worker; its answer (which waits for the ping's first attempt) is not needed.
       fetch(`${mlc.url}/v1/webhook_subscriptions/${sub.data.id}?action=test`, { method: 'POST', headers: auth }).catch(() => {})
@@ -115,7 +116,7 @@ export async function benchWebhooks(seconds: number): Promise<SectionResult> {
     const satBusy = await load('GET tags, 32 connections, worker busy', `${mlc.url}/v1/tags`, { seconds, headers: runAuth(3) })
     busy = false
     await feeder2
-    store.close()
+    await store.close()
 
     const ratio = (a: LoadResult, b: LoadResult) => b.p99 / Math.max(a.p99, 0.001)
     const checks: Check[] = [

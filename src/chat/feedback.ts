@@ -4,6 +4,7 @@
  */
 import { isoUtc } from '../clock'
 import type { ChatSessionRow, FeedbackView } from '../db/chat'
+import { UniqueViolationError } from '../db/errors'
 import { ConflictError } from '../errors'
 import type { Feedback } from '../modules/feedback/model'
 import { enqueueEvent } from '../webhooks/enqueue'
@@ -27,19 +28,26 @@ function alreadyRated(id: string): ConflictError {
 }
 
 /** Records the visitor's rating of a closed session; 409 when it is still open or already rated. */
-export function submitFeedback(ctx: ChatContext, session: ChatSessionRow, rating: number, comment: string | null): Feedback {
+export async function submitFeedback(ctx: ChatContext, session: ChatSessionRow, rating: number, comment: string | null): Promise<Feedback> {
   const { store, clock } = ctx
-  const view = store.transaction(() => {
-    const current = store.chat.sessionBySeq(session.seq) as ChatSessionRow
-    if (current.status !== 'closed') {
-      throw new ConflictError(`Chat session ${session.id} is still open; feedback is accepted once the chat is closed.`, 'session_id')
-    }
-    if (store.chat.feedbackBySession(session.seq)) throw alreadyRated(session.id)
-    store.chat.insertFeedback(session.site_id, session.seq, rating, comment, clock.now())
-    const v = store.chat.feedbackBySession(session.seq) as FeedbackView
-    enqueueEvent(store, clock, { siteId: session.site_id, type: 'feedback', payload: feedbackPayload(v) })
-    return v
-  })
+  let view: FeedbackView
+  try {
+    view = await store.transaction(async (tx) => {
+      const current = (await tx.chat.sessionBySeq(session.seq)) as ChatSessionRow
+      if (current.status !== 'closed') {
+        throw new ConflictError(`Chat session ${session.id} is still open; feedback is accepted once the chat is closed.`, 'session_id')
+      }
+      if (await tx.chat.feedbackBySession(session.seq)) throw alreadyRated(session.id)
+      await tx.chat.insertFeedback(session.site_id, session.seq, rating, comment, clock.now())
+      const v = (await tx.chat.feedbackBySession(session.seq)) as FeedbackView
+      await enqueueEvent(tx, clock, { siteId: session.site_id, type: 'feedback', payload: feedbackPayload(v) })
+      return v
+    })
+  } catch (err) {
+    // Two ratings at once (PostgreSQL: both saw none): the session's unique feedback row takes one.
+    if (err instanceof UniqueViolationError) throw alreadyRated(session.id)
+    throw err
+  }
   ctx.wakeWebhooks()
   const feedback = presentFeedback(view)
   ctx.hub.publish([siteTopic(session.site_id)], { type: 'feedback', feedback })

@@ -78,16 +78,17 @@ export function handoffPayload(view: HandoffView): Record<string, unknown> {
 export async function handOff(ctx: ChatContext, session: ChatSessionRow, reason: HandoffReason, spent?: BotTokens): Promise<HandoffResult | null> {
   const { store, clock } = ctx
   if (session.status !== 'bot') return null
-  const history = store.chat.recentMessages(session.seq, SUMMARY_HISTORY).map((m) => ({ role: m.role, text: m.text }))
+  const history = (await store.chat.recentMessages(session.seq, SUMMARY_HISTORY)).map((m) => ({ role: m.role, text: m.text }))
+  // The summary may call the provider: before the transaction, which awaits only the store.
   const { summary, tokens } = await summarize(ctx, history, reason)
   const noticeTokens = spent ? spent.input + spent.output : null
-  const result = store.transaction(() => {
+  const result = await store.transaction(async (tx) => {
     const now = clock.now()
-    if (!store.chat.toWaitingHuman(session.seq, reason, now)) return null
-    const notice = store.chat.insertMessage(session.seq, session.site_id, 'system', HANDOFF_NOTICE[reason] as string, null, noticeTokens, now)
-    const row = store.chat.insertHandoff(session.site_id, session.seq, reason, summary, tokens.input + tokens.output, now)
-    const view = store.chat.handoffBySession(session.seq) as HandoffView
-    enqueueEvent(store, clock, { siteId: session.site_id, type: 'handoff', payload: handoffPayload(view) })
+    if (!(await tx.chat.toWaitingHuman(session.seq, reason, now))) return null
+    const notice = await tx.chat.insertMessage(session.seq, session.site_id, 'system', HANDOFF_NOTICE[reason] as string, null, noticeTokens, now)
+    const row = await tx.chat.insertHandoff(session.site_id, session.seq, reason, summary, tokens.input + tokens.output, now)
+    const view = (await tx.chat.handoffBySession(session.seq)) as HandoffView
+    await enqueueEvent(tx, clock, { siteId: session.site_id, type: 'handoff', payload: handoffPayload(view) })
     return { notice, view, row }
   })
   if (!result) return null

@@ -5,7 +5,7 @@
  * so "passwords" finds "password"; a word found only in the article's title counts half). BM25 orders; coverage decides, because a BM25 score has no
  * fixed scale across sites and cannot be compared with a threshold.
  */
-import type { Store } from '../db/store'
+import type { Repositories } from '../db/store'
 
 /** Words that carry no topic; a question made only of them has no content to look up. */
 const STOPWORDS = new Set(
@@ -66,14 +66,16 @@ function coverageOf(found: { inText: string[]; inTitle: string[] }, terms: strin
  * The site's best `limit` passages for `question`: BM25 proposes candidates, then the ones that
  * cover most of the question come first (BM25 order breaks ties).
  */
-export function retrieve(store: Store, siteId: number, question: string, limit = 3): Retrieval {
+export async function retrieve(store: Pick<Repositories, 'kb'>, siteId: number, question: string, limit = 3): Promise<Retrieval> {
   const terms = queryTerms(question)
-  const hits = store.kb.search(siteId, terms, Math.max(limit, CANDIDATES))
-  const passages = hits
-    .map((h, rank) => ({
-      rank,
-      passage: { articleId: h.article_id, title: h.title, text: h.text, score: h.score, coverage: coverageOf(store.kb.termsIn(h.rowid, terms), terms) },
-    }))
+  const hits = await store.kb.search(siteId, terms, Math.max(limit, CANDIDATES))
+  // One passage at a time, in rank order: at most CANDIDATES small reads, none of them concurrent.
+  const ranked: { rank: number; passage: Passage }[] = []
+  for (const [rank, h] of hits.entries()) {
+    const found = await store.kb.termsIn(h.rowid, terms)
+    ranked.push({ rank, passage: { articleId: h.article_id, title: h.title, text: h.text, score: h.score, coverage: coverageOf(found, terms) } })
+  }
+  const passages = ranked
     .sort((a, b) => b.passage.coverage - a.passage.coverage || a.rank - b.rank)
     .slice(0, limit)
     .map((x) => x.passage)

@@ -5,6 +5,7 @@
  */
 
 import type { ChatMessageRow, ChatSessionRow, ChatSessionView } from '../db/chat'
+import type { TxStore } from '../db/store'
 import { ConflictError, NotFoundError } from '../errors'
 import type { Message } from '../modules/messages/model'
 import type { Session } from '../modules/sessions/model'
@@ -38,8 +39,8 @@ export interface VisitorMessageResult {
   status: Session['status']
 }
 
-function view(ctx: ChatContext, seq: number): ChatSessionView {
-  return ctx.store.chat.sessionViewBySeq(seq) as ChatSessionView
+async function view(ctx: ChatContext, seq: number): Promise<ChatSessionView> {
+  return (await ctx.store.chat.sessionViewBySeq(seq)) as ChatSessionView
 }
 
 function pushMessage(ctx: ChatContext, session: ChatSessionRow, row: ChatMessageRow): Message {
@@ -64,14 +65,24 @@ function closedError(id: string): ConflictError {
 }
 
 /**
+ * The session's current row, read after marking activity on it. The write comes first on
+ * purpose: it locks the row until the transaction ends (PostgreSQL), so a close racing with the
+ * caller's write either committed before (and the read sees it) or waits for this commit.
+ */
+async function touchedSession(tx: TxStore, seq: number, nowMs: number): Promise<ChatSessionRow> {
+  await tx.chat.touch(seq, nowMs)
+  return (await tx.chat.sessionBySeq(seq)) as ChatSessionRow
+}
+
+/**
  * Opens a session with the bot for a visitor. `visitorKey` is the stored key (`anon:<id>` for an
  * anonymous visitor), created or marked seen; `anonId`, when given, is what the visitor must show
  * on every later call.
  */
-export function openSession(ctx: ChatContext, siteId: number, visitorKey: string, anonId: string | null): ChatSessionRow {
-  upsertVisitor(ctx.store, ctx.clock, siteId, { key: visitorKey })
-  const row = ctx.store.chat.insertSession(randomSecret('cs_', 16), siteId, visitorKey, anonId, ctx.clock.now())
-  ctx.hub.publish([siteTopic(siteId)], { type: 'session', session: presentSession(view(ctx, row.seq)) })
+export async function openSession(ctx: ChatContext, siteId: number, visitorKey: string, anonId: string | null): Promise<ChatSessionRow> {
+  await upsertVisitor(ctx.store, ctx.clock, siteId, { key: visitorKey })
+  const row = await ctx.store.chat.insertSession(randomSecret('cs_', 16), siteId, visitorKey, anonId, ctx.clock.now())
+  ctx.hub.publish([siteTopic(siteId)], { type: 'session', session: presentSession(await view(ctx, row.seq)) })
   return row
 }
 
@@ -79,8 +90,8 @@ export function openSession(ctx: ChatContext, siteId: number, visitorKey: string
  * The site's session `id` if `who` is its visitor. Anything else (unknown id, another site's
  * session, another visitor) is the same 404, so a caller learns nothing about other chats.
  */
-export function visitorSession(ctx: ChatContext, siteId: number, id: string, who: VisitorCredential): ChatSessionRow {
-  const row = ctx.store.chat.sessionById(id)
+export async function visitorSession(ctx: ChatContext, siteId: number, id: string, who: VisitorCredential): Promise<ChatSessionRow> {
+  const row = await ctx.store.chat.sessionById(id)
   const ok =
     row !== null &&
     row.site_id === siteId &&
@@ -90,31 +101,30 @@ export function visitorSession(ctx: ChatContext, siteId: number, id: string, who
 }
 
 /** A site's session for an agent, or 404 naming `param`. */
-export function siteSession(ctx: ChatContext, siteId: number, id: string, param = 'id'): ChatSessionView {
-  const row = ctx.store.chat.sessionView(siteId, id)
+export async function siteSession(ctx: ChatContext, siteId: number, id: string, param = 'id'): Promise<ChatSessionView> {
+  const row = await ctx.store.chat.sessionView(siteId, id)
   if (!row) throw new NotFoundError(`No chat session ${id}.`, param)
   return row
 }
 
 /** The session as the API shows it. */
-export function sessionOf(ctx: ChatContext, seq: number): Session {
-  return presentSession(view(ctx, seq))
+export async function sessionOf(ctx: ChatContext, seq: number): Promise<Session> {
+  return presentSession(await view(ctx, seq))
 }
 
 /**
  * Stores the visitor's message, then, while the bot has the chat: hands off if the visitor asks
  * for a human or the bot has used its replies, else asks the provider. A provider failure hands
- * off (`bot_error`) instead of failing the request.
+ * off (`bot_error`) instead of failing the request. The provider is asked outside any transaction.
  */
 export async function postVisitorMessage(ctx: ChatContext, session: ChatSessionRow, text: string): Promise<VisitorMessageResult> {
   const { store, clock, provider } = ctx
   if (session.status === 'closed') throw closedError(session.id)
-  const row = store.transaction(() => {
+  const row = await store.transaction(async (tx) => {
     const now = clock.now()
-    const current = store.chat.sessionBySeq(session.seq) as ChatSessionRow
+    const current = await touchedSession(tx, session.seq, now)
     if (current.status === 'closed') throw closedError(session.id)
-    store.chat.touch(session.seq, now)
-    return { message: store.chat.insertMessage(session.seq, session.site_id, 'visitor', text, null, null, now), current }
+    return { message: await tx.chat.insertMessage(session.seq, session.site_id, 'visitor', text, null, null, now), current }
   })
   const message = pushMessage(ctx, session, row.message)
   const current = row.current
@@ -122,26 +132,25 @@ export async function postVisitorMessage(ctx: ChatContext, session: ChatSessionR
 
   const viaHandoff = async (reason: Parameters<typeof handOff>[2], spent?: Parameters<typeof handOff>[3]): Promise<VisitorMessageResult> => {
     const h = await handOff(ctx, current, reason, spent)
-    const now = store.chat.sessionBySeq(session.seq) as ChatSessionRow
+    const now = (await store.chat.sessionBySeq(session.seq)) as ChatSessionRow
     return { message, reply: h ? presentMessage(h.notice, session.id) : null, status: now.status }
   }
 
   if (wantsHuman(text)) return viaHandoff('visitor_requested')
-  const settings = chatSettings(store, session.site_id)
+  const settings = await chatSettings(store, session.site_id)
   if (current.bot_replies >= settings.max_bot_replies) return viaHandoff('max_turns')
 
-  const history = store.chat
-    .recentMessages(session.seq, BOT_HISTORY + 1)
+  const history = (await store.chat.recentMessages(session.seq, BOT_HISTORY + 1))
     .filter((m) => m.id !== row.message.id)
     .map((m) => ({ role: m.role, text: m.text }))
-  const site = store.sites.byId(session.site_id)
+  const site = await store.sites.byId(session.site_id)
   let answer: Awaited<ReturnType<typeof provider.answer>>
   try {
     answer = await provider.answer({
       siteName: site?.name ?? 'this site',
       question: text,
       history,
-      retrieval: retrieve(store, session.site_id, text),
+      retrieval: await retrieve(store, session.site_id, text),
       minConfidence: settings.min_confidence,
     })
   } catch (err) {
@@ -155,14 +164,14 @@ export async function postVisitorMessage(ctx: ChatContext, session: ChatSessionR
     ctx.metrics?.botReplies.inc([provider.name, 'handoff'])
     return viaHandoff('low_confidence', answer.tokens)
   }
-  const reply = store.transaction(() => {
+  const reply = await store.transaction(async (tx) => {
     const now = clock.now()
     // An agent may have taken the chat (or it closed) while the provider was thinking.
-    if (!store.chat.countBotReply(session.seq, now)) return null
-    return store.chat.insertMessage(session.seq, session.site_id, 'ai', answer.text, null, answer.tokens.input + answer.tokens.output, now)
+    if (!(await tx.chat.countBotReply(session.seq, now))) return null
+    return tx.chat.insertMessage(session.seq, session.site_id, 'ai', answer.text, null, answer.tokens.input + answer.tokens.output, now)
   })
   if (reply) ctx.metrics?.botReplies.inc([provider.name, 'answered'])
-  const after = store.chat.sessionBySeq(session.seq) as ChatSessionRow
+  const after = (await store.chat.sessionBySeq(session.seq)) as ChatSessionRow
   return { message, reply: reply ? pushMessage(ctx, session, reply) : null, status: after.status }
 }
 
@@ -170,9 +179,10 @@ export async function postVisitorMessage(ctx: ChatContext, session: ChatSessionR
 export async function requestHuman(ctx: ChatContext, session: ChatSessionRow, note?: string): Promise<Session> {
   if (session.status === 'closed') throw closedError(session.id)
   if (note?.trim()) {
-    const row = ctx.store.transaction(() => {
-      ctx.store.chat.touch(session.seq, ctx.clock.now())
-      return ctx.store.chat.insertMessage(session.seq, session.site_id, 'visitor', note.trim(), null, null, ctx.clock.now())
+    const row = await ctx.store.transaction(async (tx) => {
+      // Closed since the caller read it (by an agent, or the inactivity sweep): no note after the close notice.
+      if ((await touchedSession(tx, session.seq, ctx.clock.now())).status === 'closed') throw closedError(session.id)
+      return tx.chat.insertMessage(session.seq, session.site_id, 'visitor', note.trim(), null, null, ctx.clock.now())
     })
     pushMessage(ctx, session, row)
   }
@@ -181,16 +191,15 @@ export async function requestHuman(ctx: ChatContext, session: ChatSessionRow, no
 }
 
 /** An agent's reply: the session becomes `human` and the visitor gets it at once. */
-export function postAgentMessage(ctx: ChatContext, siteId: number, sessionId: string, text: string, author: string | null): Message {
+export async function postAgentMessage(ctx: ChatContext, siteId: number, sessionId: string, text: string, author: string | null): Promise<Message> {
   const { store, clock } = ctx
-  const session = siteSession(ctx, siteId, sessionId, 'session_id')
-  const result = store.transaction(() => {
+  const session = await siteSession(ctx, siteId, sessionId, 'session_id')
+  const result = await store.transaction(async (tx) => {
     const now = clock.now()
-    const current = store.chat.sessionBySeq(session.seq) as ChatSessionRow
+    const current = await touchedSession(tx, session.seq, now)
     if (current.status === 'closed') throw closedError(sessionId)
-    const taken = store.chat.toHuman(session.seq, now)
-    store.chat.touch(session.seq, now)
-    return { taken, row: store.chat.insertMessage(session.seq, siteId, 'agent', text, author, null, now) }
+    const taken = await tx.chat.toHuman(session.seq, now)
+    return { taken, row: await tx.chat.insertMessage(session.seq, siteId, 'agent', text, author, null, now) }
   })
   if (result.taken) pushStatus(ctx, result.taken)
   return pushMessage(ctx, session, result.row)
@@ -203,13 +212,13 @@ const CLOSE_NOTICE: Record<ClosedBy, (ctx: ChatContext) => string> = {
 }
 
 /** Closes a session; 409 when it is closed already. */
-export function closeSession(ctx: ChatContext, session: ChatSessionRow, by: ClosedBy): Session {
+export async function closeSession(ctx: ChatContext, session: ChatSessionRow, by: ClosedBy): Promise<Session> {
   const { store, clock } = ctx
-  const result = store.transaction(() => {
+  const result = await store.transaction(async (tx) => {
     const now = clock.now()
-    const closed = store.chat.close(session.seq, by, now)
+    const closed = await tx.chat.close(session.seq, by, now)
     if (!closed) return null
-    return { closed, notice: store.chat.insertMessage(session.seq, session.site_id, 'system', CLOSE_NOTICE[by](ctx), null, null, now) }
+    return { closed, notice: await tx.chat.insertMessage(session.seq, session.site_id, 'system', CLOSE_NOTICE[by](ctx), null, null, now) }
   })
   if (!result) throw new ConflictError(`Chat session ${session.id} is already closed.`, by === 'agent' ? 'id' : 'session_id')
   pushMessage(ctx, session, result.notice)
@@ -218,13 +227,13 @@ export function closeSession(ctx: ChatContext, session: ChatSessionRow, by: Clos
 }
 
 /** Closes every open session idle for longer than the inactivity timeout; returns how many. */
-export function closeInactiveSessions(ctx: ChatContext): number {
+export async function closeInactiveSessions(ctx: ChatContext): Promise<number> {
   let closed = 0
   for (;;) {
-    const idle = ctx.store.chat.inactive(ctx.clock.now() - ctx.inactivityTimeoutMs, SWEEP_BATCH)
+    const idle = await ctx.store.chat.inactive(ctx.clock.now() - ctx.inactivityTimeoutMs, SWEEP_BATCH)
     for (const s of idle) {
       try {
-        closeSession(ctx, s, 'inactivity')
+        await closeSession(ctx, s, 'inactivity')
         closed++
       } catch (err) {
         // Closed by someone else between the query and now: nothing to do.
@@ -236,8 +245,13 @@ export function closeInactiveSessions(ctx: ChatContext): number {
 }
 
 /** Messages of a session after message id `after`, oldest first, with whether more follow. */
-export function sessionMessages(ctx: ChatContext, session: ChatSessionRow, after: number, limit: number): { messages: Message[]; has_more: boolean } {
-  const rows = ctx.store.chat.messagesAfter(session.seq, after, limit + 1)
+export async function sessionMessages(
+  ctx: ChatContext,
+  session: ChatSessionRow,
+  after: number,
+  limit: number,
+): Promise<{ messages: Message[]; has_more: boolean }> {
+  const rows = await ctx.store.chat.messagesAfter(session.seq, after, limit + 1)
   const has_more = rows.length > limit
   return { messages: (has_more ? rows.slice(0, limit) : rows).map((r) => presentMessage(r, session.id)), has_more }
 }

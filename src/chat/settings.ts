@@ -1,17 +1,20 @@
 /** A site's chat settings: stored values, else the defaults. */
 import type { Clock } from '../clock'
-import type { Store } from '../db/store'
+import type { Repositories, Store } from '../db/store'
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS, type UpdateChatSettingsInput } from '../modules/chat-settings/model'
 
 /** The site's chat settings. */
-export function chatSettings(store: Store, siteId: number): ChatSettings {
-  const row = store.chat.settings(siteId)
+export async function chatSettings(store: Pick<Repositories, 'chat'>, siteId: number): Promise<ChatSettings> {
+  const row = await store.chat.settings(siteId)
   return row ? { max_bot_replies: row.max_bot_replies, min_confidence: row.min_confidence } : { ...DEFAULT_CHAT_SETTINGS }
 }
 
 /** Changes some of the site's chat settings; the others keep their values. */
-export function updateChatSettings(store: Store, clock: Clock, siteId: number, input: UpdateChatSettingsInput): ChatSettings {
-  const current = chatSettings(store, siteId)
-  const row = store.chat.saveSettings(siteId, input.max_bot_replies ?? current.max_bot_replies, input.min_confidence ?? current.min_confidence, clock.now())
+export async function updateChatSettings(store: Store, clock: Clock, siteId: number, input: UpdateChatSettingsInput): Promise<ChatSettings> {
+  // Read and write in one transaction, so a concurrent change of the other setting is not undone.
+  const row = await store.transaction(async (tx) => {
+    const current = await chatSettings(tx, siteId)
+    return tx.chat.saveSettings(siteId, input.max_bot_replies ?? current.max_bot_replies, input.min_confidence ?? current.min_confidence, clock.now())
+  })
   return { max_bot_replies: row.max_bot_replies, min_confidence: row.min_confidence }
 }

@@ -2,7 +2,7 @@
 import { systemClock } from '../clock'
 import { loadConfig } from '../config'
 import { createAdmin, presentAdmin } from '../dashboard/accounts'
-import { openStore } from '../db/store'
+import { openStore } from '../db/open-store'
 import { type FlagSpec, flagsHelp, parseFlags, positiveInt, required, UsageError } from './args'
 import { emit, table } from './output'
 
@@ -29,20 +29,21 @@ export async function adminCommand(argv: string[], env: Record<string, string | 
   const email = sub === 'create' ? required(values, 'email') : ''
   const password = sub === 'create' ? required(values, 'password') : ''
   const siteIds = typeof values.site === 'string' ? values.site.split(',').map((s) => positiveInt(s.trim(), '--site')) : undefined
-  const store = openStore(config.dataDir)
+  const store = await openStore(config)
   try {
     if (sub === 'create') {
-      const out = presentAdmin(store, await createAdmin(store, systemClock, { email, password, siteIds }))
+      const out = await presentAdmin(store, await createAdmin(store, systemClock, { email, password, siteIds }))
       emit(
         json,
         out,
         () => `created admin ${out.id} <${out.email}> (sites: ${out.sites === 'all' ? 'all' : out.sites.join(',')}); sign in at /dashboard/sign-in`,
       )
     } else {
-      const rows = store.admins.list().map((a) => presentAdmin(store, a))
+      const rows: Awaited<ReturnType<typeof presentAdmin>>[] = []
+      for (const a of await store.admins.list()) rows.push(await presentAdmin(store, a))
       emit(json, rows, () => table(rows, ['id', 'email', 'sites', 'created_utc', 'last_sign_in_utc']))
     }
   } finally {
-    store.close()
+    await store.close()
   }
 }

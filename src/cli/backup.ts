@@ -26,6 +26,16 @@ export const RESTORE_HELP = `mlc restore FILE [--json]
   data dir; stop it first. The replaced database is kept as mlc.db.pre-restore-<time>.
 ${flagsHelp(RESTORE_FLAGS)}`
 
+/**
+ * Backup and restore copy the embedded SQLite file; a PostgreSQL database (MLC_DATABASE_URL) has
+ * its own tools, named in a usage error (one line, exit 2).
+ */
+function refuseOnPostgres(databaseUrl: string, command: 'backup' | 'restore'): void {
+  if (!databaseUrl) return
+  const tool = command === 'backup' ? 'pg_dump' : 'pg_restore'
+  throw new UsageError(`${command} works on the SQLite data dir; with PostgreSQL (MLC_DATABASE_URL) use ${tool}`)
+}
+
 /** The single FILE positional. */
 function fileArg(positionals: string[], command: string): string {
   const [file, extra] = positionals
@@ -38,6 +48,7 @@ function fileArg(positionals: string[], command: string): string {
 export function backupCommand(argv: string[], env: Record<string, string | undefined>): void {
   const { values, positionals } = parseFlags(argv, BACKUP_FLAGS)
   const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
+  refuseOnPostgres(config.databaseUrl, 'backup')
   // A backup holds every secret of the database: nothing it writes is readable by other users.
   process.umask(PRIVATE_UMASK)
   const out = backupDatabase(config.dataDir, fileArg(positionals, 'backup'), { force: Boolean(values.force) })
@@ -50,6 +61,7 @@ export function backupCommand(argv: string[], env: Record<string, string | undef
 export function restoreCommand(argv: string[], env: Record<string, string | undefined>): void {
   const { values, positionals } = parseFlags(argv, RESTORE_FLAGS)
   const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
+  refuseOnPostgres(config.databaseUrl, 'restore')
   const file = fileArg(positionals, 'restore')
   const stamp = isoUtc(systemClock.now()).replace(/[:.]/g, '-')
   process.umask(PRIVATE_UMASK)

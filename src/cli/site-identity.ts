@@ -4,7 +4,11 @@ import { getSiteSettings, rotateIdentitySecret, updateSiteSettings } from '../mo
 import { UsageError } from './args'
 
 /** Applies the flags to a site; returns the fields to print and text lines (the secret is shown once). */
-export function applyIdentityFlags(store: Store, siteId: number, values: Record<string, unknown>): { fields: Record<string, unknown>; lines: string[] } {
+export async function applyIdentityFlags(
+  store: Store,
+  siteId: number,
+  values: Record<string, unknown>,
+): Promise<{ fields: Record<string, unknown>; lines: string[] }> {
   const raw = values['identity-required']
   const rotate = Boolean(values['rotate-identity-secret'])
   if (raw === undefined && !rotate) return { fields: {}, lines: [] }
@@ -14,9 +18,9 @@ export function applyIdentityFlags(store: Store, siteId: number, values: Record<
     else if (raw === 'off') required = false
     else throw new UsageError(`--identity-required must be on or off, got "${String(raw)}"`)
   }
-  let secret: string | undefined = rotate ? rotateIdentitySecret(store, siteId).identity_secret : undefined
-  if (required !== undefined) secret = updateSiteSettings(store, siteId, { identity_required: required }).identity_secret ?? secret
-  const settings = getSiteSettings(store, siteId)
+  let secret: string | undefined = rotate ? (await rotateIdentitySecret(store, siteId)).identity_secret : undefined
+  if (required !== undefined) secret = (await updateSiteSettings(store, siteId, { identity_required: required })).identity_secret ?? secret
+  const settings = await getSiteSettings(store, siteId)
   const lines = [`identity verification: ${settings.identity_required ? 'required' : 'off'}`]
   if (secret) lines.push(`identity secret (shown once; sign visitor JWTs with it, HS256): ${secret}`)
   return { fields: { identity_required: settings.identity_required, ...(secret ? { identity_secret: secret } : {}) }, lines }

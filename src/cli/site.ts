@@ -1,7 +1,7 @@
 /** `mlc site create|update|list`. */
 import { systemClock } from '../clock'
 import { loadConfig } from '../config'
-import { openStore } from '../db/store'
+import { openStore } from '../db/open-store'
 import { createSite, presentSite, updateSite } from '../modules/sites/service'
 import { type FlagSpec, flagsHelp, parseFlags, positiveInt, required, UsageError } from './args'
 import { emit, table } from './output'
@@ -24,16 +24,16 @@ mlc site list [--json]
 ${flagsHelp(SITE_FLAGS)}`
 
 /** Runs a site subcommand. */
-export function siteCommand(argv: string[], env: Record<string, string | undefined>): void {
+export async function siteCommand(argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const [sub, ...rest] = argv
   const { values, positionals } = parseFlags(rest, FLAGS)
   const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
   const json = Boolean(values.json)
   const rateLimit = (raw: unknown) => (raw === undefined ? undefined : raw === 'default' ? null : positiveInt(raw as string, '--rate-limit'))
-  const store = openStore(config.dataDir)
+  const store = await openStore(config)
   try {
     if (sub === 'create') {
-      const site = createSite(store, systemClock, {
+      const site = await createSite(store, systemClock, {
         name: required(values, 'name'),
         plan: values.plan as string | undefined,
         rateLimit: rateLimit(values['rate-limit']),
@@ -43,17 +43,21 @@ export function siteCommand(argv: string[], env: Record<string, string | undefin
     } else if (sub === 'update') {
       const id = positiveInt(positionals[0], 'site ID')
       const out = presentSite(
-        updateSite(store, id, { name: values.name as string | undefined, plan: values.plan as string | undefined, rateLimit: rateLimit(values['rate-limit']) }),
+        await updateSite(store, id, {
+          name: values.name as string | undefined,
+          plan: values.plan as string | undefined,
+          rateLimit: rateLimit(values['rate-limit']),
+        }),
       )
-      const identity = applyIdentityFlags(store, id, values)
+      const identity = await applyIdentityFlags(store, id, values)
       emit(json, { ...out, ...identity.fields }, () => [`updated site ${out.id}: plan ${out.plan}, ${out.rate_limit} req/min`, ...identity.lines].join('\n'))
     } else if (sub === 'list') {
-      const sites = store.sites.list().map(presentSite)
+      const sites = (await store.sites.list()).map(presentSite)
       emit(json, sites, () => table(sites, ['id', 'name', 'plan', 'rate_limit', 'publishable_key', 'created_utc']))
     } else {
       throw new UsageError(`unknown site command "${sub ?? ''}"; use create, update or list`)
     }
   } finally {
-    store.close()
+    await store.close()
   }
 }

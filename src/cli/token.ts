@@ -1,7 +1,7 @@
 /** `mlc token create|list|revoke|rotate`: the same service the dashboard uses. */
 import { systemClock } from '../clock'
 import { loadConfig } from '../config'
-import { openStore } from '../db/store'
+import { openStore } from '../db/open-store'
 import { createToken, listTokens, revokeToken, rotateToken } from '../modules/tokens/service'
 import { type FlagSpec, flagsHelp, parseFlags, positiveInt, required, UsageError } from './args'
 import { emit, table } from './output'
@@ -23,33 +23,33 @@ mlc token rotate ID [--json]
 ${flagsHelp(TOKEN_FLAGS)}`
 
 /** Runs a token subcommand. */
-export function tokenCommand(argv: string[], env: Record<string, string | undefined>): void {
+export async function tokenCommand(argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const [sub, ...rest] = argv
   const { values, positionals } = parseFlags(rest, FLAGS)
   const config = loadConfig({ 'data-dir': values['data-dir'] as string | undefined }, env)
   const json = Boolean(values.json)
-  const store = openStore(config.dataDir)
+  const store = await openStore(config)
   try {
     if (sub === 'create') {
-      const out = createToken(store, systemClock, {
+      const out = await createToken(store, systemClock, {
         siteId: positiveInt(required(values, 'site'), '--site'),
         scopes: required(values, 'scopes'),
         name: values.name as string | undefined,
       })
       emit(json, out, () => `${out.token}\n(token ${out.id} for site ${out.site_id}, scopes ${out.scopes.join(',')}; shown once, store it now)`)
     } else if (sub === 'list') {
-      const rows = listTokens(store, positiveInt(required(values, 'site'), '--site'))
+      const rows = await listTokens(store, positiveInt(required(values, 'site'), '--site'))
       emit(json, rows, () => table(rows, ['id', 'name', 'prefix', 'scopes', 'request_count', 'created_utc', 'last_used_utc', 'revoked_utc']))
     } else if (sub === 'revoke') {
-      const out = revokeToken(store, systemClock, positiveInt(positionals[0], 'token ID'))
+      const out = await revokeToken(store, systemClock, positiveInt(positionals[0], 'token ID'))
       emit(json, out, () => `revoked token ${out.id}`)
     } else if (sub === 'rotate') {
-      const out = rotateToken(store, positiveInt(positionals[0], 'token ID'))
+      const out = await rotateToken(store, positiveInt(positionals[0], 'token ID'))
       emit(json, out, () => `${out.token}\n(token ${out.id} rotated; the old value no longer works)`)
     } else {
       throw new UsageError(`unknown token command "${sub ?? ''}"; use create, list, revoke or rotate`)
     }
   } finally {
-    store.close()
+    await store.close()
   }
 }

@@ -6,12 +6,20 @@
  */
 import type { Clock } from '../clock'
 import type { AdminRow } from '../db/admins'
-import type { Store } from '../db/store'
+import { UniqueViolationError } from '../db/errors'
+import type { Repositories, Store, TxStore } from '../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../errors'
 import { randomSecret, sha256Hex } from '../random'
 
 /** How long a first-run setup link stays valid. */
 export const SETUP_LINK_TTL_MS = 60 * 60 * 1000
+
+/**
+ * A meta row written first by the transaction that creates the first admin: on PostgreSQL its row
+ * lock makes a concurrent one (another setup link, another instance) wait, and then count the
+ * admin the first one created. SQLite serialises write transactions anyway.
+ */
+const FIRST_ADMIN_LOCK = 'first_admin_lock'
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const MIN_PASSWORD = 8
@@ -41,20 +49,29 @@ export function hashPassword(password: string): Promise<string> {
 }
 
 /** What the CLI and the dashboard show of an admin (never the hash). */
-export function presentAdmin(store: Store, a: AdminRow) {
+export async function presentAdmin(store: Repositories, a: AdminRow) {
   return {
     id: a.id,
     email: a.email,
-    sites: a.all_sites ? ('all' as const) : store.admins.siteIds(a.id),
+    sites: a.all_sites ? ('all' as const) : await store.admins.siteIds(a.id),
     created_utc: new Date(a.created_ms).toISOString(),
     last_sign_in_utc: a.last_sign_in_ms ? new Date(a.last_sign_in_ms).toISOString() : null,
   }
 }
 
-function insertAdmin(store: Store, clock: Clock, email: string, hash: string, siteIds: number[]): AdminRow {
-  if (store.admins.byEmail(email)) throw new ConflictError(`An admin with email ${email} already exists.`, 'email')
-  const admin = store.admins.insert(email, hash, siteIds.length === 0, clock.now())
-  for (const id of siteIds) store.admins.grantSite(admin.id, id)
+/** Inserts an admin and its sites; run inside a transaction (`tx`). 409 naming `email` when taken. */
+async function insertAdmin(tx: TxStore, clock: Clock, email: string, hash: string, siteIds: number[]): Promise<AdminRow> {
+  const taken = () => new ConflictError(`An admin with email ${email} already exists.`, 'email')
+  if (await tx.admins.byEmail(email)) throw taken()
+  let admin: AdminRow
+  try {
+    admin = await tx.admins.insert(email, hash, siteIds.length === 0, clock.now())
+  } catch (err) {
+    // Two creations of one email at once on PostgreSQL both pass the check: the unique key decides.
+    if (err instanceof UniqueViolationError) throw taken()
+    throw err
+  }
+  for (const id of siteIds) await tx.admins.grantSite(admin.id, id)
   return admin
 }
 
@@ -66,14 +83,14 @@ export async function createAdmin(store: Store, clock: Clock, input: { email: st
   const email = normalizeEmail(input.email)
   checkPassword(input.password)
   const siteIds = [...new Set(input.siteIds ?? [])]
-  for (const id of siteIds) if (!store.sites.byId(id)) throw new NotFoundError(`No site with id ${id}.`, 'site')
+  for (const id of siteIds) if (!(await store.sites.byId(id))) throw new NotFoundError(`No site with id ${id}.`, 'site')
   const hash = await hashPassword(input.password)
-  return store.transaction(() => insertAdmin(store, clock, email, hash, siteIds))
+  return store.transaction((tx) => insertAdmin(tx, clock, email, hash, siteIds))
 }
 
 /** Checks an email and password; the admin on success, null otherwise. */
 export async function verifyCredentials(store: Store, email: string, password: string): Promise<AdminRow | null> {
-  const admin = EMAIL.test(email.trim()) ? store.admins.byEmail(email.trim().toLowerCase()) : null
+  const admin = EMAIL.test(email.trim()) ? await store.admins.byEmail(email.trim().toLowerCase()) : null
   if (!admin) {
     dummyHash ??= hashPassword('not-a-real-password')
     await Bun.password.verify(password, await dummyHash)
@@ -83,42 +100,43 @@ export async function verifyCredentials(store: Store, email: string, password: s
 }
 
 /** The ids of the sites an admin may see, lowest first. */
-export function adminSiteIds(store: Store, admin: AdminRow): number[] {
-  return admin.all_sites ? store.sites.list().map((s) => s.id) : store.admins.siteIds(admin.id)
+export async function adminSiteIds(store: Repositories, admin: AdminRow): Promise<number[]> {
+  return admin.all_sites ? (await store.sites.list()).map((s) => s.id) : store.admins.siteIds(admin.id)
 }
 
 /** True when the admin may see this site. */
-export function adminCanSee(store: Store, admin: AdminRow, siteId: number): boolean {
-  if (admin.all_sites) return store.sites.byId(siteId) !== null
-  return store.admins.siteIds(admin.id).includes(siteId)
+export async function adminCanSee(store: Repositories, admin: AdminRow, siteId: number): Promise<boolean> {
+  if (admin.all_sites) return (await store.sites.byId(siteId)) !== null
+  return (await store.admins.siteIds(admin.id)).includes(siteId)
 }
 
 /**
  * On an install without admins, mints a one-time setup link token (valid 1 h) and returns it;
  * null once any admin exists.
  */
-export function createSetupLink(store: Store, clock: Clock): string | null {
-  if (store.admins.count() > 0) return null
+export async function createSetupLink(store: Store, clock: Clock): Promise<string | null> {
+  if ((await store.admins.count()) > 0) return null
   const raw = randomSecret('setup_', 24)
   const now = clock.now()
-  store.admins.insertSetupLink(sha256Hex(raw), now, now + SETUP_LINK_TTL_MS)
+  await store.admins.insertSetupLink(sha256Hex(raw), now, now + SETUP_LINK_TTL_MS)
   return raw
 }
 
 /** True when a setup link can still be used (unused, not expired, and no admin exists yet). */
-export function setupLinkUsable(store: Store, clock: Clock, raw: string): boolean {
-  return store.admins.count() === 0 && store.admins.setupLinkLive(sha256Hex(raw), clock.now())
+export async function setupLinkUsable(store: Store, clock: Clock, raw: string): Promise<boolean> {
+  return (await store.admins.count()) === 0 && (await store.admins.setupLinkLive(sha256Hex(raw), clock.now()))
 }
 
 /** Uses a setup link to create the first admin (who sees every site). 404 when the link is spent. */
 export async function createFirstAdmin(store: Store, clock: Clock, raw: string, input: { email: string; password: string }) {
   const spent = () => new NotFoundError('This setup link is used, expired, or an admin already exists. Sign in, or run `mlc admin create`.', 'token')
-  if (!setupLinkUsable(store, clock, raw)) throw spent()
+  if (!(await setupLinkUsable(store, clock, raw))) throw spent()
   const email = normalizeEmail(input.email)
   checkPassword(input.password)
   const hash = await hashPassword(input.password)
-  return store.transaction(() => {
-    if (store.admins.count() > 0 || !store.admins.useSetupLink(sha256Hex(raw), clock.now())) throw spent()
-    return insertAdmin(store, clock, email, hash, [])
+  return store.transaction(async (tx) => {
+    await tx.meta.set(FIRST_ADMIN_LOCK, '1')
+    if ((await tx.admins.count()) > 0 || !(await tx.admins.useSetupLink(sha256Hex(raw), clock.now()))) throw spent()
+    return insertAdmin(tx, clock, email, hash, [])
   })
 }

@@ -115,17 +115,20 @@ export async function signedIn(kit: Kit, request: Request): Promise<PageContext>
   const who = await kit.sessions.read(cookiesOf(request).get(SESSION_COOKIE))
   if (!who) throw new SignInRequired(url.pathname + url.search)
   const { store } = kit.deps
-  const siteIds = adminSiteIds(store, who.admin)
-  const sites = siteIds.map((id) => store.sites.byId(id)).filter((s): s is SiteRow => s !== null)
+  const sites: SiteRow[] = []
+  for (const id of await adminSiteIds(store, who.admin)) {
+    const s = await store.sites.byId(id)
+    if (s !== null) sites.push(s)
+  }
   const asked = url.searchParams.get('site')
   let site: SiteRow | undefined | null = sites[0]
   if (asked !== null) {
     const id = Number(asked)
-    site = Number.isInteger(id) && id > 0 && adminCanSee(store, who.admin, id) ? store.sites.byId(id) : null
+    site = Number.isInteger(id) && id > 0 && (await adminCanSee(store, who.admin, id)) ? await store.sites.byId(id) : null
     if (!site) throw new NotFoundError(`You have no site with id ${asked}.`, 'site')
   }
   if (!site) throw new ForbiddenError('Your account is not linked to any site yet. Ask the owner to run `mlc admin create` with --site.')
-  return { ...who, kit, request, url, site, sites, csrf: kit.sessions.csrfFor(who.session.id) }
+  return { ...who, kit, request, url, site, sites, csrf: await kit.sessions.csrfFor(who.session.id) }
 }
 
 /**
@@ -283,7 +286,7 @@ ${csrfField(ctx)}${hidden}
 }
 
 /** Runs a form action; an ApiError other than 404 is handed to `onError` to re-render the form with it. */
-export async function attempt(action: () => Response | Promise<Response>, onError: (err: ApiError) => Response): Promise<Response> {
+export async function attempt(action: () => Response | Promise<Response>, onError: (err: ApiError) => Response | Promise<Response>): Promise<Response> {
   try {
     return await action()
   } catch (err) {

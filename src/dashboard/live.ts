@@ -67,7 +67,7 @@ export function createLiveChannel(deps: {
       const who = await deps.sessions.read(cookiesOf(request).get(SESSION_COOKIE))
       if (!who) throw new UnauthorizedError('Sign in to the dashboard first.')
       const siteId = Number(url.searchParams.get('site'))
-      if (!Number.isInteger(siteId) || siteId < 1 || !adminCanSee(deps.store, who.admin, siteId))
+      if (!Number.isInteger(siteId) || siteId < 1 || !(await adminCanSee(deps.store, who.admin, siteId)))
         throw new NotFoundError(`You have no site with id ${url.searchParams.get('site')}.`, 'site')
       if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
         throw new ApiError(426, 'upgrade_required', 'Connect with a WebSocket client.', undefined, { upgrade: 'websocket' })

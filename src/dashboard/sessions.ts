@@ -10,6 +10,7 @@ import type { Store } from '../db/store'
 import { hmacSha256, randomSecret, sameSecret } from '../random'
 
 const SECRET_KEY = 'dashboard_session_secret'
+const SECRET_LOCK_KEY = 'dashboard_session_secret_lock'
 const ISSUER = 'mlc'
 const AUDIENCE = 'mlc-dashboard'
 
@@ -20,14 +21,18 @@ export interface SignedIn {
 }
 
 /** The install's signing secret, created on first use (a race between processes keeps the first). */
-export function sessionSecret(store: Store): Uint8Array {
-  let value = store.meta.get(SECRET_KEY)
+export async function sessionSecret(store: Store): Promise<Uint8Array> {
+  let value = await store.meta.get(SECRET_KEY)
   if (!value) {
-    value = store.transaction(() => {
-      const existing = store.meta.get(SECRET_KEY)
+    value = await store.transaction(async (tx) => {
+      // Written first so that on PostgreSQL a second process creating the secret at the same time
+      // waits on this row until the first commits, then reads the first one's secret below
+      // (SQLite serialises write transactions anyway).
+      await tx.meta.set(SECRET_LOCK_KEY, '1')
+      const existing = await tx.meta.get(SECRET_KEY)
       if (existing) return existing
       const fresh = randomSecret('', 32)
-      store.meta.set(SECRET_KEY, fresh)
+      await tx.meta.set(SECRET_KEY, fresh)
       return fresh
     })
   }
@@ -36,7 +41,7 @@ export function sessionSecret(store: Store): Uint8Array {
 
 /** Issues and checks session JWTs and the CSRF tokens tied to them. */
 export class DashboardSessions {
-  private key: Uint8Array | null = null
+  private key: Promise<Uint8Array> | null = null
 
   constructor(
     private readonly store: Store,
@@ -45,17 +50,28 @@ export class DashboardSessions {
     readonly ttlMs: number,
   ) {}
 
-  private secret(): Uint8Array {
-    this.key ??= sessionSecret(this.store)
+  private secret(): Promise<Uint8Array> {
+    if (!this.key) {
+      const loading = sessionSecret(this.store)
+      this.key = loading
+      // Storage that could not answer is asked again on the next call.
+      loading.catch(() => {
+        if (this.key === loading) this.key = null
+      })
+    }
     return this.key
   }
 
   /** Starts a session for an admin; returns the JWT for the cookie. */
   async start(admin: AdminRow, meta: { ip: string; userAgent: string }): Promise<{ jwt: string; session: AdminSessionRow }> {
     const now = this.clock.now()
-    this.store.admins.dropExpiredSessions(now)
-    const session = this.store.admins.insertSession(randomSecret('', 18), admin.id, now, now + this.ttlMs, meta.ip, meta.userAgent.slice(0, 300))
-    this.store.admins.markSignedIn(admin.id, now)
+    const key = await this.secret()
+    const session = await this.store.transaction(async (tx) => {
+      await tx.admins.dropExpiredSessions(now)
+      const row = await tx.admins.insertSession(randomSecret('', 18), admin.id, now, now + this.ttlMs, meta.ip, meta.userAgent.slice(0, 300))
+      await tx.admins.markSignedIn(admin.id, now)
+      return row
+    })
     const jwt = await new SignJWT({ sid: session.id })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(String(admin.id))
@@ -63,7 +79,7 @@ export class DashboardSessions {
       .setAudience(AUDIENCE)
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.floor(session.expires_ms / 1000))
-      .sign(this.secret())
+      .sign(key)
     return { jwt, session }
   }
 
@@ -73,34 +89,34 @@ export class DashboardSessions {
     const now = this.clock.now()
     let claims: { sub?: string; sid?: unknown }
     try {
-      const verified = await jwtVerify(jwt, this.secret(), { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(now) })
+      const verified = await jwtVerify(jwt, await this.secret(), { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(now) })
       claims = verified.payload
     } catch {
       return null
     }
     if (typeof claims.sid !== 'string') return null
-    const session = this.store.admins.sessionById(claims.sid)
+    const session = await this.store.admins.sessionById(claims.sid)
     if (!session || session.revoked_ms !== null || session.expires_ms <= now || String(session.admin_id) !== claims.sub) return null
-    const admin = this.store.admins.byId(session.admin_id)
+    const admin = await this.store.admins.byId(session.admin_id)
     return admin ? { admin, session } : null
   }
 
   /** Signs a session out: its JWT stops working at once. */
-  end(sessionId: string): void {
-    this.store.admins.revokeSession(sessionId, this.clock.now())
+  async end(sessionId: string): Promise<void> {
+    await this.store.admins.revokeSession(sessionId, this.clock.now())
   }
 
-  private mac(purpose: string): string {
-    return hmacSha256(this.secret(), purpose).toString('base64url')
+  private async mac(purpose: string): Promise<string> {
+    return hmacSha256(await this.secret(), purpose).toString('base64url')
   }
 
   /** The CSRF token of a signed-in session's forms. */
-  csrfFor(sessionId: string): string {
+  csrfFor(sessionId: string): Promise<string> {
     return this.mac(`csrf:${sessionId}`)
   }
 
   /** The CSRF token of the sign-in and setup forms, bound to a pre-session cookie nonce. */
-  preCsrfFor(nonce: string): string {
+  preCsrfFor(nonce: string): Promise<string> {
     return this.mac(`pre:${nonce}`)
   }
 

@@ -7,6 +7,7 @@
  */
 import { statfsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { FORCED_RESTART_FRAMES } from './checkpoint-limits'
 import { openDatabase } from './open'
 
 declare const self: Worker
@@ -16,15 +17,9 @@ export type ToCheckpointer = { type: 'init'; dbPath: string; intervalMs: number 
 /** Messages to the main thread. */
 export type FromCheckpointer = { type: 'ready' } | { type: 'stopped' } | { type: 'failed'; error: string }
 
-/**
- * WAL frames (4 KiB pages) after which a tick restarts the WAL even while writes continue: ~256 MB.
- * Below it the WAL needs no help: once a tick has copied every frame, the next writer starts the
- * file from its beginning by itself, and readers read the database file directly. Under a
- * sustained write load a tick never quite catches up, so the WAL grows; a RESTART then holds the
- * write lock while it copies the newest frames and fsyncs (5-20 ms on a 2-core VM). Doing that on
- * every tick, as this thread did, stalled the writer on every tick: track p99 was 12-22 ms.
- */
-export const FORCED_RESTART_FRAMES = 65_536
+// FORCED_RESTART_FRAMES lives in its own module: importing this one in any thread runs its thread entry.
+export { FORCED_RESTART_FRAMES }
+
 /** A forced restart first lets PASSIVE copy until at most this many frames are left (a shorter lock). */
 const RESTART_LEFTOVER_FRAMES = 512
 /** A WAL file larger than this is truncated at the first tick without writes since the last one. */

@@ -5,7 +5,8 @@
  */
 import type { Database } from 'bun:sqlite'
 import { workerEntry } from '../worker-entry'
-import { FORCED_RESTART_FRAMES, type FromCheckpointer, type ToCheckpointer } from './checkpoint-worker'
+import { FORCED_RESTART_FRAMES } from './checkpoint-limits'
+import type { FromCheckpointer, ToCheckpointer } from './checkpoint-worker'
 
 /**
  * WAL pages (of 4 KiB) after which the writer checkpoints by itself: ~512 MB, a backstop only (a

@@ -47,23 +47,97 @@ export function setRateLimitHeaders(headers: Record<string, unknown>, r: TakeRes
   headers.ratelimit = `"plan";r=${r.remaining};t=${r.resetSeconds}`
 }
 
-/** Authenticates a request and applies limits; returns the principal or throws the envelope error. */
-export function authenticateRequest(deps: AuthDeps, request: Request, queryToken: unknown, route: string, headers: Record<string, unknown>): Principal {
+/**
+ * The principal of a raw credential, or null (counted as a failure in the bucket `failKey`, which
+ * the caller has peeked) when it is unknown or revoked. Synchronous when it is remembered (nearly
+ * every request); a promise when the auth cache's epoch must be read or the credential looked up.
+ *
+ * A failure is read first and counted after, which is safe only while nothing awaits between the
+ * two. A lookup awaits, so it is counted as a failure before and given back when the credential
+ * is known (as the sign-in form does): parallel guesses cannot all pass the peek. Requests with a
+ * credential whose lookup is already in flight join it and count only their own failure.
+ */
+export function identify(
+  deps: Pick<AuthDeps, 'authenticator' | 'buckets'>,
+  raw: string | null,
+  failKey: string,
+  maxFailures: number,
+): Principal | null | Promise<Principal | null> {
+  if (!raw) {
+    deps.buckets.take(failKey, maxFailures)
+    return null
+  }
+  const checking = deps.authenticator.checkEpoch()
+  if (checking !== undefined) return checking.then(() => identifyChecked(deps, raw, failKey, maxFailures))
+  return identifyChecked(deps, raw, failKey, maxFailures)
+}
+
+function identifyChecked(
+  deps: Pick<AuthDeps, 'authenticator' | 'buckets'>,
+  raw: string,
+  failKey: string,
+  maxFailures: number,
+): Principal | null | Promise<Principal | null> {
+  const { authenticator, buckets } = deps
+  const key = authenticator.keyOf(raw)
+  const hit = authenticator.cached(key)
+  if (hit) return hit
+  const joined = authenticator.inFlight(key)
+  if (joined !== undefined) {
+    return joined.then((principal) => {
+      if (!principal) buckets.take(failKey, maxFailures)
+      return principal
+    })
+  }
+  // Taking also checks the limit again: after an epoch read the caller's peek is an await old.
+  const taken = buckets.take(failKey, maxFailures)
+  if (!taken.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', taken.retryAfterSeconds)
+  return authenticator.lookup(raw, key).then(
+    (principal) => {
+      if (principal) buckets.refund(failKey, maxFailures)
+      return principal
+    },
+    (err) => {
+      buckets.refund(failKey, maxFailures)
+      throw err
+    },
+  )
+}
+
+/**
+ * Authenticates a request and applies limits; returns the principal or throws the envelope error.
+ * Synchronous on a remembered credential (nearly every request), else a promise.
+ */
+export function authenticateRequest(
+  deps: AuthDeps,
+  request: Request,
+  queryToken: unknown,
+  route: string,
+  headers: Record<string, unknown>,
+): Principal | Promise<Principal> {
   const ip = deps.clientIp(request)
   const raw = credentialOf(request, queryToken)
   const failKey = `authfail:${ip}`
-  // Read first, counted only on a failure: safe because nothing from here to the take awaits (the
-  // token lookup is synchronous), so parallel requests cannot all pass the check before one is
-  // counted. Work that awaits between the two must take first and refund (see the sign-in form).
   const failState = deps.buckets.peek(failKey, deps.authFailuresPerMinute)
   if (!failState.allowed) {
     throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)
   }
-  const principal = raw ? deps.authenticator.resolve(raw) : null
-  if (!principal) {
-    deps.buckets.take(failKey, deps.authFailuresPerMinute)
-    throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
-  }
+  const found = identify(deps, raw, failKey, deps.authFailuresPerMinute)
+  if (found instanceof Promise) return found.then((principal) => admit(deps, request, raw, principal, route, headers, ip))
+  return admit(deps, request, raw, found, route, headers, ip)
+}
+
+/** The rest of authentication once the principal is known (a failure is counted already). */
+function admit(
+  deps: AuthDeps,
+  request: Request,
+  raw: string | null,
+  principal: Principal | null,
+  route: string,
+  headers: Record<string, unknown>,
+  ip: string,
+): Principal {
+  if (!principal) throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
   const rateKey = principal.tokenId !== null ? `token:${principal.tokenId}` : `pk:${principal.siteId}:${ip}`
   const taken = deps.buckets.take(rateKey, principal.rateLimit)
   const now = deps.clock.now()
@@ -87,8 +161,10 @@ export function authenticateRequest(deps: AuthDeps, request: Request, queryToken
 
 /** The auth plugin: use it in every module whose routes need a token. */
 export function createAuthPlugin(deps: AuthDeps) {
-  return new Elysia({ name: 'mlc-auth' }).derive({ as: 'scoped' }, ({ request, query, set, body, route }) => {
-    const principal = authenticateRequest(deps, request, (query as Record<string, unknown>).token, route, set.headers)
+  return new Elysia({ name: 'mlc-auth' }).derive({ as: 'scoped' }, async ({ request, query, set, body, route }) => {
+    const found = authenticateRequest(deps, request, (query as Record<string, unknown>).token, route, set.headers)
+    // A cached credential answers without a promise: no extra turn for it.
+    const principal = found instanceof Promise ? await found : found
     rejectMalformed(body)
     return { principal }
   })

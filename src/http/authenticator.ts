@@ -29,6 +29,12 @@ export class Authenticator {
   private epoch: string | null = null
   private lastCheckMs = Number.NEGATIVE_INFINITY
   private seenLocalBumps = -1
+  /** The epoch read in flight: every resolve waits for it rather than trusting the cache meanwhile. */
+  private checking: Promise<void> | null = null
+  /** Lookups in flight by cache key: parallel requests with the same credential share one. */
+  private inFlightLookups = new Map<string, Promise<Principal | null>>()
+  /** Bumped whenever the cache is dropped, so a lookup that began before cannot put a stale principal back. */
+  private generation = 0
 
   constructor(
     private readonly store: Store,
@@ -36,37 +42,95 @@ export class Authenticator {
     private readonly epochCheckMs = 500,
   ) {}
 
-  /** Drops the cache if another writer changed tokens or sites since the last check. */
-  checkEpoch(force = false): void {
+  /**
+   * Drops the cache if another writer changed tokens or sites since the last check. Answers
+   * undefined when no check is due (no I/O), else the promise of the check (the database's
+   * `auth_epoch` is read); until it settles, the cache is not to be trusted.
+   */
+  checkEpoch(force = false): Promise<void> | undefined {
+    if (this.checking !== null) return this.checking
     const now = this.clock.now()
     // A change made in this process (dashboard, API) is seen at once; another process's within epochCheckMs.
-    const local = this.store.meta.localBumps()
-    if (!force && local === this.seenLocalBumps && now - this.lastCheckMs < this.epochCheckMs) return
+    const local = this.store.localChanges()
+    if (!force && local === this.seenLocalBumps && now - this.lastCheckMs < this.epochCheckMs) return undefined
     this.seenLocalBumps = local
     this.lastCheckMs = now
-    const epoch = this.store.meta.get('auth_epoch')
+    this.checking = this.readEpoch().finally(() => {
+      this.checking = null
+    })
+    return this.checking
+  }
+
+  private async readEpoch(): Promise<void> {
+    let epoch: string | null
+    try {
+      epoch = await this.store.meta.get('auth_epoch')
+    } catch (err) {
+      // Unread: the next resolve checks again instead of trusting the cache for another interval.
+      this.seenLocalBumps = -1
+      this.lastCheckMs = Number.NEGATIVE_INFINITY
+      throw err
+    }
     if (epoch !== this.epoch) {
       this.epoch = epoch
       this.cache.clear()
+      this.inFlightLookups.clear()
+      this.generation++
     }
   }
 
-  /** The principal for a raw credential, or null when it is unknown or revoked. */
-  resolve(raw: string): Principal | null {
-    this.checkEpoch()
-    const isPublishable = raw.startsWith('pk_')
-    const cacheKey = isPublishable ? raw : hashToken(raw)
-    const hit = this.cache.get(cacheKey)
-    if (hit) return hit
-    const principal = isPublishable ? this.lookupPublishable(raw) : this.lookupToken(cacheKey)
-    if (principal) this.cache.set(cacheKey, principal)
-    return principal
+  /** The cache key of a credential: a publishable key itself, an API token's hash. */
+  keyOf(raw: string): string {
+    return raw.startsWith('pk_') ? raw : hashToken(raw)
   }
 
-  private lookupToken(hash: string): Principal | null {
-    const token = this.store.tokens.liveByHash(hash)
+  /** The principal remembered under `key` (call after any `checkEpoch` due has settled). */
+  cached(key: string): Principal | undefined {
+    return this.cache.get(key)
+  }
+
+  /** The lookup of `key` another request started and that has not answered yet. */
+  inFlight(key: string): Promise<Principal | null> | undefined {
+    return this.inFlightLookups.get(key)
+  }
+
+  /** Looks a credential up in the database and remembers a known one; parallel callers may join it (`inFlight`). */
+  lookup(raw: string, key: string): Promise<Principal | null> {
+    const generation = this.generation
+    const pending = (raw.startsWith('pk_') ? this.lookupPublishable(raw) : this.lookupToken(key)).then(
+      (principal) => {
+        if (this.inFlightLookups.get(key) === pending) this.inFlightLookups.delete(key)
+        if (principal && generation === this.generation) this.cache.set(key, principal)
+        return principal
+      },
+      (err) => {
+        if (this.inFlightLookups.get(key) === pending) this.inFlightLookups.delete(key)
+        throw err
+      },
+    )
+    this.inFlightLookups.set(key, pending)
+    return pending
+  }
+
+  /**
+   * The principal for a raw credential, or null when it is unknown or revoked. Answers at once
+   * (no promise) on a cache hit when no epoch check is due: the path of nearly every request.
+   */
+  resolve(raw: string): Principal | null | Promise<Principal | null> {
+    const checking = this.checkEpoch()
+    if (checking !== undefined) return checking.then(() => this.resolveChecked(raw))
+    return this.resolveChecked(raw)
+  }
+
+  private resolveChecked(raw: string): Principal | Promise<Principal | null> {
+    const key = this.keyOf(raw)
+    return this.cache.get(key) ?? this.inFlightLookups.get(key) ?? this.lookup(raw, key)
+  }
+
+  private async lookupToken(hash: string): Promise<Principal | null> {
+    const token = await this.store.tokens.liveByHash(hash)
     if (!token) return null
-    const site = this.store.sites.byId(token.site_id)
+    const site = await this.store.sites.byId(token.site_id)
     if (!site) return null
     const scopes = token.scopes.split(',')
     return {
@@ -82,8 +146,8 @@ export class Authenticator {
     }
   }
 
-  private lookupPublishable(key: string): Principal | null {
-    const site = this.store.sites.byPublishableKey(key)
+  private async lookupPublishable(key: string): Promise<Principal | null> {
+    const site = await this.store.sites.byPublishableKey(key)
     if (!site) return null
     return {
       kind: 'publishable',

@@ -3,6 +3,7 @@
  * parses bodies, and turns every error (ours, Elysia's, unknown) into the one envelope.
  */
 import { Elysia } from 'elysia'
+import { StorageUnavailableError } from '../db/errors'
 import { ApiError, UnavailableError } from '../errors'
 import type { Logger } from '../log'
 import { redactUrl } from '../log'
@@ -41,12 +42,6 @@ function validationError(error: {
   return new ApiError(400, 'bad_request', message, path)
 }
 
-/** SQLite errors that mean "try again later", not "bug". */
-function isStorageUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code
-  return typeof code === 'string' && /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN)/.test(code)
-}
-
 /** Builds the platform plugin. `routes` is read lazily, once every module is registered. */
 export function createPlatformPlugin(deps: { logger: Logger; routes: () => RouteTable }) {
   const { logger } = deps
@@ -71,7 +66,8 @@ export function createPlatformPlugin(deps: { logger: Logger; routes: () => Route
         const found = deps.routes().unmatched(request.method, url.pathname)
         apiError = found as ApiError
       } else if (code === 'PARSE') apiError = new ApiError(400, 'bad_request', 'The request body could not be parsed.', 'body')
-      else if (isStorageUnavailable(error)) {
+      // The database cannot answer now (disk full, locked elsewhere, connection lost): "try again later", not a bug.
+      else if (error instanceof StorageUnavailableError) {
         logger.error('storage unavailable', { request_id: requestId, error: String((error as Error)?.message) })
         apiError = new UnavailableError()
       } else {

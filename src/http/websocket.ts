@@ -22,7 +22,7 @@ import { type Logger, redactUrl } from '../log'
 import { authenticateWidget, type WidgetGuardDeps } from '../modules/widget/guard'
 import { newRequestId } from '../random'
 import { ConnectionSlots } from '../ratelimit/connection-slots'
-import { credentialOf } from './auth'
+import { credentialOf, identify } from './auth'
 import type { Authenticator } from './authenticator'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
 import { errorResponse } from './platform'
@@ -97,12 +97,17 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
   const logger = deps.chat.logger
 
   /** The socket's data, and the key and wording of the cap it counts against. */
-  function authorize(request: Request, url: URL, ip: string, headers: Record<string, unknown>): { data: SocketData; slot: string; holder: string } {
+  async function authorize(
+    request: Request,
+    url: URL,
+    ip: string,
+    headers: Record<string, unknown>,
+  ): Promise<{ data: SocketData; slot: string; holder: string }> {
     const query = Object.fromEntries(url.searchParams)
     if (url.pathname === '/v1/widget/ws') {
-      const caller = authenticateWidget({ ...deps, clientIp: () => ip }, request, { query }, headers)
-      const session = visitorSession(deps.chat, caller.site.id, query.session_id ?? '', { anonId: caller.anonId, visitorKey: caller.visitorKey })
-      const s = sessionOf(deps.chat, session.seq)
+      const caller = await authenticateWidget({ ...deps, clientIp: () => ip }, request, { query }, headers)
+      const session = await visitorSession(deps.chat, caller.site.id, query.session_id ?? '', { anonId: caller.anonId, visitorKey: caller.visitorKey })
+      const s = await sessionOf(deps.chat, session.seq)
       // The visitor is who the session belongs to: its anonymous id, else its visitor key.
       const visitor = session.anon_id !== null ? `a:${session.anon_id}` : `k:${session.visitor_key}`
       return {
@@ -117,15 +122,12 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
       }
     }
     const failKey = `authfail:${ip}`
-    // Peek now, take on a failure: nothing in between awaits, so parallel upgrades cannot all pass.
     const fail = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
     if (!fail.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', fail.retryAfterSeconds)
     const raw = credentialOf(request, query.token)
-    const principal = raw ? deps.authenticator.resolve(raw) : null
-    if (!principal) {
-      deps.buckets.take(failKey, deps.config.authFailuresPerMinute)
-      throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
-    }
+    // A failure is counted as the API's auth counts it (see `identify`).
+    const principal = await identify(deps, raw, failKey, deps.config.authFailuresPerMinute)
+    if (!principal) throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
     if (principal.kind !== 'token') throw new ForbiddenError('The agent channel needs an API token of the site (read scope is enough), not a publishable key.')
     return {
       data: {
@@ -141,8 +143,8 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     }
   }
 
-  /** Upgrades a request from `ip` to one of the channels; returns the error response when it cannot. */
-  function upgrade(request: Request, server: Server<SocketData>, ip: string): Response | undefined {
+  /** Upgrades a request from `ip` to one of the channels; resolves with the error response when it cannot. */
+  async function upgrade(request: Request, server: Server<SocketData>, ip: string): Promise<Response | undefined> {
     const started = performance.now()
     const requestId = newRequestId()
     const headers: Record<string, unknown> = { ...CORS_HEADERS, [REQUEST_ID_HEADER]: requestId }
@@ -151,7 +153,7 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     let tokenId: number | null = null
     try {
       const url = new URL(request.url)
-      const { data, slot, holder } = authorize(request, url, ip, headers)
+      const { data, slot, holder } = await authorize(request, url, ip, headers)
       tokenId = data.tokenId ?? null
       if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') throw new UpgradeRequiredError()
       // Taken here and given back on close (or below, when the handshake fails).
@@ -208,13 +210,15 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
     socketsOfToken(tokenId: number): number {
       return slots.count(`token:${tokenId}`)
     },
-    /** Closes agent connections whose token was revoked (or site deleted) since they connected; returns how many. */
-    revalidate(): number {
+    /** Closes agent connections whose token was revoked (or site deleted) since they connected; resolves with how many. */
+    async revalidate(): Promise<number> {
       let closed = 0
-      for (const ws of sockets) {
+      // A copy: sockets close (and leave the set) while a lookup awaits.
+      for (const ws of [...sockets]) {
         if (ws.data.kind !== 'agent' || !ws.data.credential) continue
-        const p = deps.authenticator.resolve(ws.data.credential)
+        const p = await deps.authenticator.resolve(ws.data.credential)
         if (p && p.siteId === ws.data.siteId) continue
+        if (!sockets.has(ws)) continue
         ws.close(1008, 'token revoked')
         closed++
       }

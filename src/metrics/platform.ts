@@ -103,16 +103,26 @@ interface QueueStatus {
   oldest_pending_age_ms: number | null
 }
 
-/** Gauges read from the webhook dispatcher at scrape time: one status() call per scrape. */
-export function registerWebhookGauges(metrics: PlatformMetrics, status: () => QueueStatus): void {
-  let cached: { at: number; s: QueueStatus } | null = null
-  // The four gauges render one after the other; they share one read of the queue.
-  const read = () => {
-    const now = performance.now()
-    if (!cached || now - cached.at > 100) cached = { at: now, s: status() }
-    return cached.s
-  }
+/**
+ * Gauges read from the webhook dispatcher at scrape time: one status() call per scrape, made by
+ * the registry's `collect()` before it renders (the queue is read from the database).
+ */
+export function registerWebhookGauges(metrics: PlatformMetrics, status: () => Promise<QueueStatus> | QueueStatus): void {
+  let current: QueueStatus | null = null
   const r = metrics.registry
+  r.beforeCollect(async () => {
+    try {
+      current = await status()
+    } catch {
+      // The queue cannot be read now (database unavailable): this scrape drops the four gauges.
+      current = null
+    }
+  })
+  // The four gauges render one after the other; they share one read of the queue.
+  const read = (): QueueStatus => {
+    if (!current) throw new Error('webhook queue status unavailable')
+    return current
+  }
   r.gauge('mlc_webhook_worker_up', 'Whether the webhook delivery worker is running (1) or not (0).', [], () => [{ value: read().alive ? 1 : 0 }])
   r.gauge('mlc_webhook_queue_depth', 'Unfinished webhook deliveries (pending or retrying).', [], () => [{ value: read().queue_depth }])
   r.gauge('mlc_webhook_due', 'Unfinished webhook deliveries whose next attempt is due now.', [], () => [{ value: read().due }])

@@ -189,6 +189,7 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 /** A set of metrics rendered together. One per app, so tests never share counts. */
 export class MetricsRegistry {
   private readonly metrics = new Map<string, Metric>()
+  private readonly refreshers: (() => Promise<void>)[] = []
 
   private add<M extends Metric>(metric: M, labelNames: readonly string[]): M {
     if (!NAME.test(metric.name)) throw new Error(`invalid metric name ${metric.name}`)
@@ -223,7 +224,21 @@ export class MetricsRegistry {
     return this.metrics.get(name)
   }
 
-  /** Every metric in the Prometheus text format (ends with a newline). */
+  /**
+   * Registers a read to run before each `collect()`: a gauge whose source answers a promise (the
+   * database) reads the value this stored, since rendering is synchronous. It handles its own errors.
+   */
+  beforeCollect(refresh: () => Promise<void>): void {
+    this.refreshers.push(refresh)
+  }
+
+  /** Runs the `beforeCollect` reads, then renders: what a scrape answers. */
+  async collect(): Promise<string> {
+    if (this.refreshers.length) await Promise.all(this.refreshers.map((refresh) => refresh()))
+    return this.render()
+  }
+
+  /** Every metric in the Prometheus text format (ends with a newline), from the values held now. */
   render(): string {
     const out: string[] = []
     for (const m of this.metrics.values()) m.render(out)

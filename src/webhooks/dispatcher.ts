@@ -5,7 +5,7 @@
  */
 import { type Clock, systemClock } from '../clock'
 import type { Config } from '../config'
-import type { Store } from '../db/store'
+import type { Repositories, Store } from '../db/store'
 import type { Logger } from '../log'
 import { workerEntry } from '../worker-entry'
 import type { AttemptSummary, FromWorker, ToWorker, WorkerSettings } from './protocol'
@@ -29,8 +29,8 @@ export interface WebhookStatus {
 export interface WebhookDispatcher {
   /** Tells the worker something may be due now; call it after the commit that enqueued. */
   wake(): void
-  /** Queue and worker health. */
-  status(): WebhookStatus
+  /** Queue and worker health (reads the queue from the database). */
+  status(): Promise<WebhookStatus>
   /** Resolves with a delivery's next attempt outcome, or null after `timeoutMs`. */
   waitForAttempt(deliveryId: string, timeoutMs: number): Promise<AttemptSummary | null>
   /** Stops the worker: in-flight attempts finish or are handed back. */
@@ -38,9 +38,9 @@ export interface WebhookDispatcher {
 }
 
 /** Queue numbers from the database (shared by both dispatchers). */
-export function queueStatus(store: Store, clock: Clock, alive: boolean): WebhookStatus {
+export async function queueStatus(store: Pick<Repositories, 'webhooks'>, clock: Clock, alive: boolean): Promise<WebhookStatus> {
   const now = clock.now()
-  const s = store.webhooks.queueStats(now)
+  const s = await store.webhooks.queueStats(now)
   return {
     alive,
     queue_depth: s.depth,
@@ -63,7 +63,7 @@ export function createIdleDispatcher(store: Store, clock: Clock): WebhookDispatc
 
 export interface WorkerDispatcherOptions {
   config: Config
-  /** The SQLite file; the worker opens its own connection to it. */
+  /** The SQLite file; the worker opens its own connection to it (unused with a database URL: the worker opens its own pool). */
   dbPath: string
   store: Store
   clock: Clock
@@ -72,10 +72,25 @@ export interface WorkerDispatcherOptions {
   metrics?: { webhookDeliveries: { inc(values: readonly string[]): void } }
 }
 
+/** Connections of the worker's own PostgreSQL pool: one for its claim transaction, one for single statements. */
+const WORKER_POOL_SIZE = 2
+
+/** The database the worker opens: the configured PostgreSQL server, else the SQLite file at `dbPath`. */
+function workerDatabase(config: Config, dbPath: string): WorkerSettings['database'] {
+  if (!config.databaseUrl) return { engine: 'sqlite', path: dbPath }
+  return {
+    engine: 'postgres',
+    url: config.databaseUrl,
+    poolSize: Math.min(config.databasePoolSize, WORKER_POOL_SIZE),
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    prepare: config.databasePrepare,
+  }
+}
+
 /** The settings the worker runs with, from the configuration. */
 export function workerSettings(config: Config, dbPath: string, manualNowMs: number | null): WorkerSettings {
   return {
-    dbPath,
+    database: workerDatabase(config, dbPath),
     timeoutMs: config.webhookTimeoutMs,
     backoffSeconds: [...config.webhookBackoff],
     allowPrivate: config.webhookAllowPrivate,
@@ -152,9 +167,9 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
       alive = false
       w.terminate()
       if (worker === w) worker = null
-      if (!stopping) {
+      if (stopping === null) {
         setTimeout(() => {
-          if (!stopping) spawn()
+          if (stopping === null) spawn()
         }, restartDelay).unref?.()
         restartDelay = Math.min(restartDelay * 2, 30_000)
       }
@@ -169,13 +184,13 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
   return {
     ready,
     start() {
-      if (worker || stopping || liveness) return
+      if (worker || stopping !== null || liveness) return
       spawn()
       liveness = setInterval(() => send({ type: 'ping' }), LIVENESS_INTERVAL_MS)
       liveness.unref?.()
     },
     wake() {
-      if (wakeQueued || stopping) return
+      if (wakeQueued || stopping !== null) return
       wakeQueued = true
       // Many commits in one tick wake the worker once.
       queueMicrotask(() => {

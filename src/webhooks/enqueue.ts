@@ -4,7 +4,7 @@
  * committed one. After the commit the caller calls `deps.webhooks.wake()`.
  */
 import { type Clock, isoUtc } from '../clock'
-import type { Store } from '../db/store'
+import type { TxStore } from '../db/store'
 
 /** Event types a subscription can ask for (`*` means all). */
 export const EVENT_TYPES = ['handoff', 'feedback', 'ping'] as const
@@ -39,24 +39,23 @@ export function eventBody(eventId: string, type: string, payload: Record<string,
 }
 
 /**
- * Writes an event and its deliveries. Call it inside the transaction that writes the cause
- * (`store.transaction(() => ...)`); called outside one, it opens its own. No row is written when
- * no active subscription wants the event (`deliveryIds` is then empty).
+ * Writes an event and its deliveries. Call it inside the transaction that writes the cause, with
+ * that transaction's store (`store.transaction(async (tx) => ... await enqueueEvent(tx, ...))`), so
+ * the event commits or rolls back with it. No row is written when no active subscription wants
+ * the event (`deliveryIds` is then empty).
  */
-export function enqueueEvent(store: Store, clock: Clock, input: EnqueueInput): { eventId: string; deliveryIds: string[] } {
-  if (!store.db.inTransaction) return store.transaction(() => enqueueEvent(store, clock, input))
+export async function enqueueEvent(tx: TxStore, clock: Clock, input: EnqueueInput): Promise<{ eventId: string; deliveryIds: string[] }> {
   const now = clock.now()
   const eventId = newWebhookId('evt', now)
+  const active = await tx.webhooks.activeSubscriptions(input.siteId)
   const targets =
-    input.subscriptionId !== undefined
-      ? store.webhooks.activeSubscriptions(input.siteId).filter((s) => s.id === input.subscriptionId)
-      : store.webhooks.activeSubscriptions(input.siteId).filter((s) => subscribesTo(s.events, input.type))
+    input.subscriptionId !== undefined ? active.filter((s) => s.id === input.subscriptionId) : active.filter((s) => subscribesTo(s.events, input.type))
   if (targets.length === 0) return { eventId, deliveryIds: [] }
-  store.webhooks.insertEvent(eventId, input.siteId, input.type, eventBody(eventId, input.type, input.payload, now), now)
+  await tx.webhooks.insertEvent(eventId, input.siteId, input.type, eventBody(eventId, input.type, input.payload, now), now)
   const deliveryIds: string[] = []
   for (const sub of targets) {
     const id = newWebhookId('dlv', now)
-    store.webhooks.insertDelivery(id, input.siteId, sub.id, eventId, input.type, now)
+    await tx.webhooks.insertDelivery(id, input.siteId, sub.id, eventId, input.type, now)
     deliveryIds.push(id)
   }
   return { eventId, deliveryIds }

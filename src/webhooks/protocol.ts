@@ -6,10 +6,29 @@
 /** Why an attempt failed, as the delivery log shows it. */
 export type AttemptError = 'timeout' | 'dns' | 'refused' | 'tls' | 'http'
 
+/**
+ * The database the worker opens for itself (a thread cannot share the request thread's
+ * connections): a second connection to the SQLite file, or its own small PostgreSQL pool.
+ */
+export type WorkerDatabase =
+  | {
+      engine: 'sqlite'
+      /** The SQLite file. */
+      path: string
+    }
+  | {
+      engine: 'postgres'
+      url: string
+      poolSize: number
+      /** Milliseconds; 0 means no limit. */
+      statementTimeoutMs: number
+      prepare: boolean
+    }
+
 /** What the worker needs to run; sent once, in the `init` message. */
 export interface WorkerSettings {
-  /** The SQLite file the worker opens its own connection to. */
-  dbPath: string
+  /** Where the queue is: the worker opens its own store over it. */
+  database: WorkerDatabase
   timeoutMs: number
   /** Seconds to wait after failed attempt 1, 2, ...; one attempt more than entries, then dead. */
   backoffSeconds: number[]

@@ -22,7 +22,7 @@ export async function pruneWebhookHistory(store: Store, clock: Clock, retentionD
   const cutoffMs = clock.now() - retentionDays * DAY_MS
   let pruned = 0
   for (;;) {
-    const n = store.transaction(() => store.webhooks.pruneFinishedEvents(cutoffMs, BATCH))
+    const n = await store.transaction((tx) => tx.webhooks.pruneFinishedEvents(cutoffMs, BATCH))
     pruned += n
     if (n < BATCH) return pruned
     // Let requests in between batches.

@@ -1,24 +1,27 @@
 /**
- * The delivery worker: runs in its own thread with its own SQLite connection. It claims due rows
- * with a lease (longer than the timeout), signs and sends them with bounded concurrency (globally
- * and per subscription), records finished attempts and claims the next rows in one commit, and
- * sleeps until the next due retry unless woken by the request thread. Imports no HTTP or module code.
+ * The delivery worker: runs in its own thread with its own store (a second connection to the
+ * SQLite file, or its own PostgreSQL pool). It claims due rows with a lease (longer than the
+ * timeout), signs and sends them with bounded concurrency (globally, and per subscription over
+ * every instance's worker), records finished attempts and claims the next rows in one commit
+ * (`recordAndClaim`), and sleeps until the next due retry unless woken by the request thread.
+ * Imports no HTTP or module code.
  */
-import type { Database } from 'bun:sqlite'
 import { type Clock, systemClock } from '../clock'
 import { openDatabase } from '../db/open'
-import { type AttemptRecord, createWebhookRepo, type SendableRow, type WebhookRepo } from '../db/webhooks'
+import { openPostgres } from '../db/postgres/connection'
+import { postgresStoreOver } from '../db/postgres/store'
+import { sqliteStoreOver } from '../db/sqlite/store'
+import type { Store } from '../db/store'
+import type { AttemptRecord, ClaimCycle, FinishedAttempt, SendableRow } from '../db/webhooks'
 import { VERSION } from '../version'
 import { nextAttemptMs } from './backoff'
-import type { AttemptSummary, FromWorker, ToWorker, WorkerSettings } from './protocol'
+import type { AttemptSummary, FromWorker, ToWorker, WorkerDatabase, WorkerSettings } from './protocol'
 import { sendOnce } from './send'
 import { deliveryHeaders } from './sign'
 
 declare const self: Worker
 
 const USER_AGENT = `mlc-webhooks/${VERSION}`
-/** Rows read per claim query. */
-const CLAIM_BATCH = 256
 /** At most one commit per this many milliseconds from the delivery loop. */
 const MIN_CYCLE_GAP_MS = 2
 
@@ -28,26 +31,39 @@ interface InFlight {
   abort: AbortController
 }
 
-interface Finished {
-  record: AttemptRecord
+/** A finished attempt waiting for the next cycle to record it. */
+interface Finished extends FinishedAttempt {
   deliveryId: string
-  subscriptionId: number
-  gone: boolean
+}
+
+/**
+ * The worker's own store over the queue's database. The request thread migrated it already, so
+ * this only connects: a second SQLite connection to the file, or a small pool of its own.
+ */
+export function openWorkerStore(database: WorkerDatabase): Store {
+  if (database.engine === 'postgres') {
+    const { engine: _engine, ...opts } = database
+    return postgresStoreOver(openPostgres(opts))
+  }
+  return sqliteStoreOver(openDatabase(database.path), database.path)
 }
 
 /** The worker's state machine; exported for the thread entry below and for profiling. */
 export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWorker) => void) {
   let manualNow = settings.manualNowMs
   const clock: Clock = manualNow === null ? systemClock : { now: () => manualNow as number }
-  const db: Database = openDatabase(settings.dbPath)
-  const repo: WebhookRepo = createWebhookRepo(db)
+  const store = openWorkerStore(settings.database)
   const inFlight = new Map<number, InFlight>()
-  const perSubscription = new Map<number, number>()
   const watched = new Set<string>()
   let finished: Finished[] = []
   /** Subscriptions that freed a slot since the last cycle. */
   let freed = new Set<number>()
+  /** A cycle is wanted: its timer or immediate is set, or it starts when the running one ends. */
   let cycleScheduled = false
+  /** A timer or immediate is set to start a cycle. */
+  let armed = false
+  /** The cycle in progress: cycles await the store, and never overlap. */
+  let running: Promise<void> | null = null
   let lastCycleAt = 0
   let timer: ReturnType<typeof setTimeout> | null = null
   let stopping = false
@@ -59,36 +75,72 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
    * subscription, so a long queue behind one busy endpoint is not rescanned on every completion.
    */
   let exhausted = false
+  /** Counts wakes, so a cycle that was woken while it waited for the store does not mark the queue exhausted. */
+  let wakes = 0
 
   const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => post({ type: 'log', level, msg, fields })
 
   function release(subscriptionId: number, seq: number) {
     inFlight.delete(seq)
     freed.add(subscriptionId)
-    const n = (perSubscription.get(subscriptionId) ?? 1) - 1
-    if (n <= 0) perSubscription.delete(subscriptionId)
-    else perSubscription.set(subscriptionId, n)
   }
 
   /**
    * Runs a cycle soon: at once when the last one is older than MIN_CYCLE_GAP_MS, else when it
    * will be, so under load the results of many attempts share one commit (a commit costs far
-   * more than a row) while a lone event still goes out without delay.
+   * more than a row) while a lone event still goes out without delay. While a cycle runs, the
+   * next one starts when it ends.
    */
   function scheduleCycle() {
     if (cycleScheduled || closed) return
     cycleScheduled = true
+    if (!running) arm()
+  }
+
+  function arm() {
+    if (armed) return
+    armed = true
     const wait = MIN_CYCLE_GAP_MS - (performance.now() - lastCycleAt)
-    if (wait > 0) setTimeout(cycle, wait)
-    else setImmediate(cycle)
+    if (wait > 0) setTimeout(fire, wait)
+    else setImmediate(fire)
+  }
+
+  function fire() {
+    armed = false
+    // A cycle started meanwhile (by stop) either served the request or re-arms when it ends.
+    if (running || !cycleScheduled) return
+    void runCycle()
+  }
+
+  /** Runs one cycle once the one in progress (if any) has ended; never rejects. */
+  async function runCycle(): Promise<void> {
+    while (running) await running
+    cycleScheduled = false
+    const current = turn()
+    running = current
+    try {
+      await current
+    } finally {
+      running = null
+      if (cycleScheduled && !closed) arm()
+    }
+  }
+
+  /** One cycle, with any failure logged (a cycle never rejects). */
+  async function turn(): Promise<void> {
+    try {
+      await cycle()
+    } catch (err) {
+      log('error', 'webhook cycle failed', { error: String(err) })
+      if (!stopping && !closed) schedule(clock.now() + 1000, clock.now())
+    }
   }
 
   /**
    * One turn: write finished attempts, then claim what the limits allow, in a single commit;
    * start the claimed sends; set the timer for the next due row or lease end.
    */
-  function cycle() {
-    cycleScheduled = false
+  async function cycle(): Promise<void> {
     if (closed) return
     lastCycleAt = performance.now()
     if (timer) clearTimeout(timer)
@@ -97,44 +149,41 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
     finished = []
     for (const f of batch) release(f.subscriptionId, f.record.seq)
     const now = clock.now()
-    let claimed: SendableRow[] = []
+    const only = exhausted ? [...freed] : null
+    freed = new Set()
+    const wakesBefore = wakes
+    let result: ClaimCycle
     try {
-      claimed = repo.transaction(() => {
-        writeFinished(batch, now)
-        return stopping ? [] : claim(now)
+      result = await store.webhooks.recordAndClaim(batch, now, {
+        max: stopping ? 0 : settings.concurrency - inFlight.size,
+        perSubscription: settings.perSubscription,
+        leaseMs: settings.leaseMs,
+        onlySubscriptions: only,
       })
     } catch (err) {
       // Unwritten results: their leases expire and the rows are sent again (at least once, never lost).
       log('error', 'webhook queue write failed; retrying shortly', { error: String(err), results: batch.length })
       if (!stopping) schedule(now + 1000, now)
       return
-    } finally {
-      freed = new Set()
+    }
+    if (only === null && !stopping && wakes === wakesBefore) exhausted = result.exhausted
+    for (const d of result.deactivated) {
+      log('warn', 'webhook subscription deactivated: endpoint answered 410 Gone', { subscription_id: d.subscriptionId, dead_lettered: d.deadLettered })
     }
     afterWrite(batch)
-    for (const row of claimed) start(row, now)
+    for (const row of result.claimed) start(row, now)
     if (stopping) {
       if (inFlight.size === 0) onDrained?.()
       return
     }
     let next: number | null
     try {
-      next = repo.nextWakeMs(now)
+      next = await store.webhooks.nextWakeMs(now)
     } catch (err) {
       log('error', 'webhook schedule read failed', { error: String(err) })
       next = now + 1000
     }
     schedule(next, now)
-  }
-
-  function writeFinished(batch: Finished[], now: number) {
-    for (const f of batch) repo.recordAttempt(f.record, now)
-    for (const f of batch) {
-      if (f.gone && repo.disableSubscription(f.subscriptionId, 'gone', now)) {
-        const n = repo.deadLetterPending(f.subscriptionId, 'subscription deactivated: the endpoint answered 410 Gone', now)
-        log('warn', 'webhook subscription deactivated: endpoint answered 410 Gone', { subscription_id: f.subscriptionId, dead_lettered: n })
-      }
-    }
   }
 
   function afterWrite(batch: Finished[]) {
@@ -159,55 +208,6 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
     }
   }
 
-  /** Leases due rows within the global and per-subscription limits (inside the cycle's transaction). */
-  function claim(now: number): SendableRow[] {
-    let free = settings.concurrency - inFlight.size
-    const pending = new Map(perSubscription)
-    const taken: SendableRow[] = []
-    const take = (rows: { seq: number; subscription_id: number }[]) => {
-      const chosen: number[] = []
-      for (const row of rows) {
-        if (free <= 0) break
-        const busy = pending.get(row.subscription_id) ?? 0
-        if (busy >= settings.perSubscription) continue
-        pending.set(row.subscription_id, busy + 1)
-        chosen.push(row.seq)
-        free--
-      }
-      const leased = repo.leaseMany(chosen, now + settings.leaseMs, now)
-      // Rows another claimer took in between give their slot back.
-      for (const seq of chosen) {
-        if (leased.some((l) => l.seq === seq)) continue
-        const sub = rows.find((r) => r.seq === seq)?.subscription_id as number
-        pending.set(sub, (pending.get(sub) ?? 1) - 1)
-        free++
-      }
-      taken.push(...leased)
-      return leased.length
-    }
-    if (!exhausted) {
-      while (free > 0) {
-        const saturated = [...pending].filter(([, n]) => n >= settings.perSubscription).map(([id]) => id)
-        const limit = Math.min(CLAIM_BATCH, free * 2)
-        const rows = repo.dueRows(now, limit, saturated)
-        const n = take(rows)
-        if (rows.length < limit) {
-          exhausted = free > 0
-          break
-        }
-        // Every row was leased by another claimer: try again on the next turn.
-        if (n === 0) break
-      }
-    } else {
-      for (const sub of freed) {
-        if (free <= 0) break
-        const room = settings.perSubscription - (pending.get(sub) ?? 0)
-        if (room > 0) take(repo.dueRowsFor(sub, now, Math.min(room, free)))
-      }
-    }
-    return taken
-  }
-
   /** Sleeps until `atMs` (capped by the idle check); a manual clock only moves on messages. */
   function schedule(atMs: number | null, now: number) {
     if (manualNow !== null || stopping || closed) return
@@ -218,13 +218,13 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
   /** Something new may be due: look at the whole queue again. */
   function wake() {
     exhausted = false
+    wakes++
     scheduleCycle()
   }
 
   function start(row: SendableRow, now: number) {
     const job: InFlight = { seq: row.seq, subscriptionId: row.subscription_id, abort: new AbortController() }
     inFlight.set(row.seq, job)
-    perSubscription.set(row.subscription_id, (perSubscription.get(row.subscription_id) ?? 0) + 1)
     attempt(job, row, now).catch((err) => {
       log('error', 'webhook attempt crashed', { error: String(err) })
       // The lease is left to expire so the row is tried again.
@@ -235,7 +235,7 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
 
   async function attempt(job: InFlight, row: SendableRow, at: number) {
     if (!row.active) {
-      repo.deadLetter(job.seq, 'subscription inactive', at)
+      await store.webhooks.deadLetter(job.seq, 'subscription inactive', at)
       release(job.subscriptionId, job.seq)
       scheduleCycle()
       return
@@ -265,7 +265,7 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
     if (closed) return
     if (res.aborted) {
       // Shutdown: hand the row back without counting an attempt.
-      repo.releaseLease(job.seq)
+      await store.webhooks.releaseLease(job.seq)
       release(job.subscriptionId, job.seq)
       scheduleCycle()
       return
@@ -321,15 +321,22 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
         setTimeout(resolve, graceMs)
       })
     }
-    cycle()
+    await runCycle()
     const handedBack = inFlight.size
     // Aborted attempts give their rows back themselves (no attempt is counted).
     for (const job of inFlight.values()) job.abort.abort()
     for (let i = 0; i < 100 && inFlight.size > 0; i++) await Bun.sleep(10)
-    cycle()
-    for (const job of inFlight.values()) repo.releaseLease(job.seq)
+    await runCycle()
+    try {
+      for (const job of [...inFlight.values()]) await store.webhooks.releaseLease(job.seq)
+    } catch (err) {
+      // Their leases expire instead, and the rows are claimed again then.
+      log('error', 'webhook lease hand-back failed', { error: String(err) })
+    }
     closed = true
-    db.close()
+    // A cycle an attempt started meanwhile finishes before the connections close.
+    while (running) await running
+    await store.close()
     if (before > 0) log('info', 'webhook worker stopped', { finished: before - handedBack, handed_back: handedBack })
     return handedBack
   }
@@ -372,6 +379,8 @@ if (!Bun.isMainThread) {
       loop.start()
       return
     }
-    loop?.receive(msg)
+    loop
+      ?.receive(msg)
+      .catch((err) => post({ type: 'log', level: 'error', msg: 'webhook worker message failed', fields: { type: msg.type, error: String(err) } }))
   }
 }

@@ -88,7 +88,7 @@ describe('refusals', () => {
   test('a form without its CSRF token is refused and changes nothing', async () => {
     const { context, page } = await freshPage(b)
     await signIn(page, srv.url, 'owner@example.com', 'correct horse battery')
-    const before = srv.server.store.tokens.listBySite(1).length
+    const before = (await srv.server.store.tokens.listBySite(1)).length
     await page.getByLabel('Name').fill('no csrf')
     await page.evaluate(() => {
       for (const el of document.querySelectorAll('input[name=csrf]')) el.remove()
@@ -99,7 +99,7 @@ describe('refusals', () => {
     ])
     expect(response.status()).toBe(403)
     expect(await alertText(page)).toContain('This form has expired or did not come from this dashboard')
-    expect(srv.server.store.tokens.listBySite(1).length).toBe(before)
+    expect((await srv.server.store.tokens.listBySite(1)).length).toBe(before)
 
     // A token from another session does not pass either.
     await page.goto(`${srv.url}${TOKENS}`)
@@ -109,15 +109,15 @@ describe('refusals', () => {
     await page.getByLabel('Name').fill('forged csrf')
     await page.getByRole('button', { name: 'Create token' }).click()
     expect(await alertText(page)).toContain('did not come from this dashboard')
-    expect(srv.server.store.tokens.listBySite(1).length).toBe(before)
+    expect((await srv.server.store.tokens.listBySite(1)).length).toBe(before)
     await context.close()
   }, 30_000)
 
   test("an admin of one site cannot reach another site's token or site by URL", async () => {
     const { store } = srv.server
     const clock = { now: () => Date.now() }
-    const other = createSite(store, clock, { name: 'Other company' })
-    const foreign = createToken(store, clock, { siteId: other.id, scopes: 'read', name: 'foreign' })
+    const other = await createSite(store, clock, { name: 'Other company' })
+    const foreign = await createToken(store, clock, { siteId: other.id, scopes: 'read', name: 'foreign' })
     await createAdmin(store, clock, { email: 'agent@example.com', password: 'agent password', siteIds: [1] })
 
     const { context, page } = await freshPage(b)
@@ -148,7 +148,7 @@ describe('refusals', () => {
       page.getByRole('button', { name: 'Revoke', exact: true }).click(),
     ])
     expect(response.status()).toBe(404)
-    expect(store.tokens.byId(foreign.id)?.revoked_ms).toBeNull()
+    expect((await store.tokens.byId(foreign.id))?.revoked_ms).toBeNull()
     await context.close()
 
     // The owner (no --site) sees both sites and can switch.

@@ -26,7 +26,7 @@ async function api(method: string, path: string, body?: unknown) {
 beforeAll(async () => {
   srv = await startDashboardServer()
   await createAdmin(srv.server.store, systemClock, { email: 'audience@example.com', password: 'audience password' })
-  token = createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read,write', name: 'seed' }).token
+  token = (await createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read,write', name: 'seed' })).token
   expect((await api('POST', '/v1/api.ashx?resource=visitors', { key: 'u_42', email: 'jay@example.com', name: 'Jay', plan: 'pro' })).status).toBe(201)
   expect((await api('POST', '/v1/visitors', { key: 'u_7', email: 'ann@example.com', name: 'Ann', plan: 'free' })).status).toBe(201)
   for (let i = 0; i < 3; i++)

@@ -106,7 +106,7 @@ describe('inbox', () => {
   }, 90_000)
 
   test("at phone width the inbox stacks; another site's chat id in the URL is refused", async () => {
-    const other = createSite(srv.server.store, systemClock, { name: 'Elsewhere' })
+    const other = await createSite(srv.server.store, systemClock, { name: 'Elsewhere' })
     const scoped = 'scoped@example.com'
     await createAdmin(srv.server.store, systemClock, { email: scoped, password: 'scoped password', siteIds: [1] })
     const { context, page } = await freshPage(b, { width: 375, height: 740 })

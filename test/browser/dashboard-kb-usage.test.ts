@@ -21,7 +21,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 
 /** A visitor asks the bot one question through the widget's endpoints; returns the reply. */
 async function askBot(text: string): Promise<any> {
-  const siteKey = srv.server.store.sites.byId(1)?.publishable_key as string
+  const siteKey = (await srv.server.store.sites.byId(1))?.publishable_key as string
   const anon = `anon-${Date.now()}`
   const opened = await post('/v1/widget/sessions', { site_key: siteKey, anon_id: anon })
   const { session_id } = opened.body.data
@@ -31,7 +31,7 @@ async function askBot(text: string): Promise<any> {
 beforeAll(async () => {
   srv = await startDashboardServer()
   await createAdmin(srv.server.store, systemClock, { email: 'kb@example.com', password: 'kb password' })
-  token = createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read', name: 'reader' }).token
+  token = (await createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read', name: 'reader' })).token
   b = await browser()
 }, 60_000)
 afterAll(async () => {

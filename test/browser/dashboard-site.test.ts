@@ -29,7 +29,7 @@ beforeAll(async () => {
   srv = await startDashboardServer()
   await createAdmin(srv.server.store, systemClock, { email: 'owner@example.com', password: 'owner password' })
   await createAdmin(srv.server.store, systemClock, { email: 'agent@example.com', password: 'agent password', siteIds: [1] })
-  token = createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read', name: 'reader' }).token
+  token = (await createToken(srv.server.store, systemClock, { siteId: 1, scopes: 'read', name: 'reader' })).token
   b = await browser()
 }, 60_000)
 afterAll(async () => {
@@ -107,7 +107,7 @@ describe('site settings', () => {
     await signIn(page, srv.url, 'agent@example.com', 'agent password')
     await page.goto(`${srv.url}/dashboard/settings`)
     expect(await overflowsSideways(page)).toBe(false)
-    const site = srv.server.store.sites.byId(1)
+    const site = await srv.server.store.sites.byId(1)
     const pk = site?.publishable_key ?? ''
     expect(await page.locator('#publishable-key').textContent()).toBe(pk)
     const snippet = (await page.locator('#install-snippet').textContent()) ?? ''

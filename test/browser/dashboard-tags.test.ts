@@ -29,12 +29,12 @@ test('create, refuse a duplicate, rename, recolor and delete a tag', async () =>
   await page.getByLabel('Color').fill('#2563eb')
   await page.getByRole('button', { name: 'Create tag' }).click()
   expect(await page.getByRole('status').first().textContent()).toContain('Tag created.')
-  expect(listTags(srv.server.store, 1)).toEqual([{ id: expect.any(Number), name: 'billing', color: '#2563eb' }])
+  expect(await listTags(srv.server.store, 1)).toEqual([{ id: expect.any(Number), name: 'billing', color: '#2563eb' }])
 
   await page.getByLabel('Name').fill('billing')
   await page.getByRole('button', { name: 'Create tag' }).click()
   expect(await alertText(page)).toContain('A tag named "billing" already exists.')
-  expect(listTags(srv.server.store, 1).length).toBe(1)
+  expect((await listTags(srv.server.store, 1)).length).toBe(1)
 
   await page
     .getByRole('row', { name: /billing/ })
@@ -44,7 +44,7 @@ test('create, refuse a duplicate, rename, recolor and delete a tag', async () =>
   await page.getByLabel('Color').fill('#15803d')
   await page.getByRole('button', { name: 'Save tag' }).click()
   expect(await page.getByRole('status').first().textContent()).toContain('Tag saved.')
-  expect(listTags(srv.server.store, 1)[0]).toMatchObject({ name: 'invoices', color: '#15803d' })
+  expect((await listTags(srv.server.store, 1))[0]).toMatchObject({ name: 'invoices', color: '#15803d' })
   expect(await overflowsSideways(page)).toBe(false)
 
   await page
@@ -53,6 +53,6 @@ test('create, refuse a duplicate, rename, recolor and delete a tag', async () =>
     .click()
   await page.getByRole('button', { name: 'Delete' }).click()
   expect(await page.getByRole('status').first().textContent()).toContain('Tag deleted.')
-  expect(listTags(srv.server.store, 1)).toEqual([])
+  expect(await listTags(srv.server.store, 1)).toEqual([])
   await context.close()
 }, 60_000)

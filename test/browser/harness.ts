@@ -26,9 +26,9 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiSer
   const dataDir = tempDir('mlc-browser-')
   const config = loadConfig({}, { MLC_DATA_DIR: dataDir, MLC_PORT: '0', MLC_HOST: '127.0.0.1', MLC_LOG_LEVEL: 'error', ...env })
   const server = await startServer(config, { logger: silentLogger })
-  const site = server.store.sites.list()[0]
+  const site = (await server.store.sites.list())[0]
   if (!site) throw new Error('no site 1')
-  const writeToken = createToken(server.store, systemClock, { siteId: site.id, scopes: 'read,write', name: 'browser tests' }).token
+  const writeToken = (await createToken(server.store, systemClock, { siteId: site.id, scopes: 'read,write', name: 'browser tests' })).token
   return {
     server,
     url: server.url,

@@ -53,8 +53,8 @@ export class Visitor {
 }
 
 /** The publishable key of site `id`. */
-export function siteKeyOf(t: TestApp, id: number): string {
-  const site = t.store.sites.byId(id)
+export async function siteKeyOf(t: TestApp, id: number): Promise<string> {
+  const site = await t.store.sites.byId(id)
   if (!site) throw new Error(`no site ${id}`)
   return site.publishable_key
 }

@@ -20,6 +20,8 @@ let summaryMode: 'ok' | 'fail' = 'ok'
 const seen: Seen[] = []
 let fake: ReturnType<typeof Bun.serve>
 let t: TestApp
+/** Site 1's publishable key, read once the app is up. */
+let siteKey = ''
 
 const completion = (content: string, usage: Record<string, number>) =>
   Response.json({ id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage })
@@ -61,17 +63,18 @@ beforeAll(async () => {
       }
     },
   })
-  t = createTestApp({
+  t = await createTestApp({
     MLC_AI_PROVIDER: 'openai',
     MLC_AI_BASE_URL: `http://127.0.0.1:${fake.port}/v1/`,
     MLC_AI_API_KEY: 'sk-test-key',
     MLC_AI_MODEL: 'fake-model-1',
     MLC_AI_TIMEOUT_MS: '300',
   })
+  siteKey = await siteKeyOf(t, t.site1)
   await seedKb(t)
 })
-afterAll(() => {
-  t.cleanup()
+afterAll(async () => {
+  await t.cleanup()
   fake.stop(true)
 })
 beforeEach(() => {
@@ -83,7 +86,7 @@ beforeEach(() => {
 let n = 0
 function visitor(): Visitor {
   n++
-  return new Visitor(t, siteKeyOf(t, t.site1), { anon_id: `oa-${n}` }, `10.3.0.${n}`)
+  return new Visitor(t, siteKey, { anon_id: `oa-${n}` }, `10.3.0.${n}`)
 }
 
 async function handoffOf(sid: string) {

@@ -2,7 +2,7 @@
 // Tests spawn real processes: 30 s timeouts leave room for a loaded machine.
 import { afterAll, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import { openStore } from '../../src/db/store'
+import { openSqliteStore } from '../../src/db/sqlite/store'
 import { runCli } from '../e2e/server'
 import { tempDir } from '../helpers'
 
@@ -18,11 +18,11 @@ describe('mlc site update: identity verification', () => {
     const onOut = JSON.parse(on.stdout)
     expect(onOut).toMatchObject({ id: site.id, identity_required: true })
     expect(onOut.identity_secret).toMatch(/^mlcid_/)
-    const store = openStore(dir)
+    const store = openSqliteStore(dir)
     try {
-      expect(store.siteIdentity.get(site.id)?.identity_secret).toBe(onOut.identity_secret)
+      expect((await store.siteIdentity.get(site.id))?.identity_secret).toBe(onOut.identity_secret)
     } finally {
-      store.close()
+      await store.close()
     }
     const again = JSON.parse((await runCli(['site', 'update', String(site.id), '--identity-required', 'on', '--json'], env)).stdout)
     expect(again).not.toHaveProperty('identity_secret')

@@ -5,8 +5,8 @@ import { ApiError } from '../../src/errors'
 import { createTestApp, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeEach(() => {
-  t = createTestApp()
+beforeEach(async () => {
+  t = await createTestApp()
 })
 afterEach(() => t.cleanup())
 
@@ -46,44 +46,44 @@ describe('createAdmin', () => {
   test('an admin with sites sees only those; one without sees every site', async () => {
     const scoped = await createAdmin(t.store, t.clock, { email: 'scoped@example.com', password: 'long enough', siteIds: [t.site2] })
     const owner = await createAdmin(t.store, t.clock, { email: 'owner@example.com', password: 'long enough' })
-    expect(adminSiteIds(t.store, scoped)).toEqual([t.site2])
-    expect(adminCanSee(t.store, scoped, t.site1)).toBe(false)
-    expect(adminCanSee(t.store, scoped, t.site2)).toBe(true)
-    expect(adminSiteIds(t.store, owner)).toEqual([t.site1, t.site2])
-    expect(adminCanSee(t.store, owner, 999)).toBe(false)
+    expect(await adminSiteIds(t.store, scoped)).toEqual([t.site2])
+    expect(await adminCanSee(t.store, scoped, t.site1)).toBe(false)
+    expect(await adminCanSee(t.store, scoped, t.site2)).toBe(true)
+    expect(await adminSiteIds(t.store, owner)).toEqual([t.site1, t.site2])
+    expect(await adminCanSee(t.store, owner, 999)).toBe(false)
   })
 })
 
 describe('setup links', () => {
   test('a link works once, creates an owner, and no link is made once an admin exists', async () => {
-    const link = createSetupLink(t.store, t.clock) as string
+    const link = (await createSetupLink(t.store, t.clock)) as string
     expect(link).toStartWith('setup_')
-    expect(setupLinkUsable(t.store, t.clock, link)).toBe(true)
-    expect(setupLinkUsable(t.store, t.clock, 'setup_guess')).toBe(false)
+    expect(await setupLinkUsable(t.store, t.clock, link)).toBe(true)
+    expect(await setupLinkUsable(t.store, t.clock, 'setup_guess')).toBe(false)
     const admin = await createFirstAdmin(t.store, t.clock, link, { email: 'first@example.com', password: 'long enough' })
     expect(admin.all_sites).toBe(1)
     await rejects(createFirstAdmin(t.store, t.clock, link, { email: 'second@example.com', password: 'long enough' }), 404, 'token')
-    expect(createSetupLink(t.store, t.clock)).toBeNull()
+    expect(await createSetupLink(t.store, t.clock)).toBeNull()
   })
 
   test('a link expires after one hour; a second unused link dies once an admin exists', async () => {
-    const early = createSetupLink(t.store, t.clock) as string
+    const early = (await createSetupLink(t.store, t.clock)) as string
     t.clock.advance(60 * 60 * 1000 - 1)
-    expect(setupLinkUsable(t.store, t.clock, early)).toBe(true)
+    expect(await setupLinkUsable(t.store, t.clock, early)).toBe(true)
     t.clock.advance(1)
-    expect(setupLinkUsable(t.store, t.clock, early)).toBe(false)
+    expect(await setupLinkUsable(t.store, t.clock, early)).toBe(false)
     await rejects(createFirstAdmin(t.store, t.clock, early, { email: 'late@example.com', password: 'long enough' }), 404)
 
-    const a = createSetupLink(t.store, t.clock) as string
-    const b = createSetupLink(t.store, t.clock) as string
+    const a = (await createSetupLink(t.store, t.clock)) as string
+    const b = (await createSetupLink(t.store, t.clock)) as string
     await createFirstAdmin(t.store, t.clock, a, { email: 'a@example.com', password: 'long enough' })
-    expect(setupLinkUsable(t.store, t.clock, b)).toBe(false)
-    expect(t.store.admins.count()).toBe(1)
+    expect(await setupLinkUsable(t.store, t.clock, b)).toBe(false)
+    expect(await t.store.admins.count()).toBe(1)
   })
 
   test('bad input on the setup form leaves the link usable', async () => {
-    const link = createSetupLink(t.store, t.clock) as string
+    const link = (await createSetupLink(t.store, t.clock)) as string
     await rejects(createFirstAdmin(t.store, t.clock, link, { email: 'x', password: 'long enough' }), 400, 'email')
-    expect(setupLinkUsable(t.store, t.clock, link)).toBe(true)
+    expect(await setupLinkUsable(t.store, t.clock, link)).toBe(true)
   })
 })

@@ -1,5 +1,5 @@
 /**
- * The dashboard over HTTP (app.handle, temp SQLite, manual clock): sign-in limits per account and
+ * The dashboard over HTTP (app.handle, a temp store, manual clock): sign-in limits per account and
  * per IP, cookie flags, tampered and expired sessions, CSRF, redirects that stay on this host,
  * security headers and the asset cache.
  */
@@ -12,7 +12,7 @@ const EMAIL = 'admin@example.com'
 const PASSWORD = 'a long password'
 
 beforeAll(async () => {
-  t = createTestApp({ MLC_SIGNIN_FAILURES_PER_ACCOUNT: '3', MLC_SIGNIN_FAILURES_PER_IP: '5' })
+  t = await createTestApp({ MLC_SIGNIN_FAILURES_PER_ACCOUNT: '3', MLC_SIGNIN_FAILURES_PER_IP: '5' })
   await createAdmin(t.store, t.clock, { email: EMAIL, password: PASSWORD })
   await createAdmin(t.store, t.clock, { email: 'other@example.com', password: PASSWORD })
 })

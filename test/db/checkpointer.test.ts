@@ -1,4 +1,4 @@
-/** The WAL checkpointer thread: copies the WAL into the database file off the writer's thread, and hands back on stop. */
+/** The WAL checkpointer thread: copies the WAL into the database file off the writer's thread, and hands back on stop; the SQLite store runs it as its upkeep. */
 import type { Database } from 'bun:sqlite'
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { rmSync, statSync } from 'node:fs'
@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { type CheckpointState, checkpointOnce, FORCED_RESTART_FRAMES, WAL_TRIM_BYTES } from '../../src/db/checkpoint-worker'
 import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from '../../src/db/checkpointer'
 import { openDatabase } from '../../src/db/open'
+import { sqliteStoreOver } from '../../src/db/sqlite/store'
 import { tempDir } from '../helpers'
 
 let dir: string
@@ -58,6 +59,51 @@ describe('checkpointer', () => {
     expect(errors.length).toBe(1)
     expect(autocheckpoint()).toBe(1000)
     await c.stop()
+  })
+})
+
+describe("the SQLite store's upkeep", () => {
+  /** Polls `check` every 10 ms for up to 5 s. */
+  const eventually = async (check: () => boolean) => {
+    for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(10)
+    return check()
+  }
+
+  test('startUpkeep runs the checkpoint thread; close() stops it with a last checkpoint that empties the WAL', async () => {
+    const store = sqliteStoreOver(db, path, [], { checkpointIntervalMs: 30 })
+    const errors: string[] = []
+    store.startUpkeep((m) => errors.push(m))
+    expect(await eventually(() => autocheckpoint() === BACKSTOP_CHECKPOINT_PAGES)).toBe(true)
+    const before = statSync(path).size
+    insert(500)
+    expect(await eventually(() => statSync(path).size > before + 200_000)).toBe(true)
+    await store.close()
+    expect(errors).toEqual([])
+    expect(statSync(`${path}-wal`).size).toBe(0)
+    const again = openDatabase(path)
+    try {
+      expect(again.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM t').get()?.n).toBe(500)
+    } finally {
+      again.close()
+    }
+  })
+
+  test('without a checkpoint interval no thread starts: the writer keeps checkpointing itself', async () => {
+    const store = sqliteStoreOver(db, path)
+    store.startUpkeep(() => {})
+    await Bun.sleep(100)
+    expect(autocheckpoint()).toBe(1000)
+    await store.close()
+  })
+
+  test('a thread that cannot open the database is reported to onError; the writer keeps checkpointing', async () => {
+    const store = sqliteStoreOver(db, '/proc/definitely/not/here.db', [], { checkpointIntervalMs: 30 })
+    const errors: string[] = []
+    store.startUpkeep((m) => errors.push(m))
+    expect(await eventually(() => errors.length > 0)).toBe(true)
+    expect(errors.length).toBe(1)
+    expect(autocheckpoint()).toBe(1000)
+    await store.close()
   })
 })
 

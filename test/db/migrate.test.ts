@@ -3,7 +3,12 @@ import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
 import { migrate, SchemaTooNewError } from '../../src/db/migrate'
 
-const m = (version: number) => ({ version, name: `m${version}`, sqlite: `CREATE TABLE t${version} (x INTEGER);`, postgres: `CREATE TABLE t${version} (x INTEGER);` })
+const m = (version: number) => ({
+  version,
+  name: `m${version}`,
+  sqlite: `CREATE TABLE t${version} (x INTEGER);`,
+  postgres: `CREATE TABLE t${version} (x INTEGER);`,
+})
 
 describe('migrate', () => {
   test('applies each migration once', () => {

@@ -51,7 +51,7 @@ describe('rate_buckets under a spray of client IPs', () => {
 
   test('10,000 addresses failing auth and hitting the widget: rows while their buckets drain, none a minute later', async () => {
     server = await start()
-    const pk = server.store.sites.byId(1)?.publishable_key as string
+    const pk = (await server.store.sites.byId(1))?.publishable_key as string
     for (let i = 0; i < 10_000; i++) {
       const ip = ipOf(i)
       const denied = await server.app.handle(new Request('http://localhost/v1/tags', { headers: { authorization: 'Bearer mlc_not_a_token' } }), ip)
@@ -68,7 +68,7 @@ describe('rate_buckets under a spray of client IPs', () => {
   }, 120_000)
 
   test('a restart loads only the buckets that are not full, and limits them exactly', async () => {
-    const created = createToken(server.store, clock, { siteId: 1, scopes: 'read' })
+    const created = await createToken(server.store, clock, { siteId: 1, scopes: 'read' })
     tokenId = created.id
     token = created.token
     const call = () => server.app.handle(new Request('http://localhost/v1/tags', { headers: { authorization: `Bearer ${token}` } }), '192.0.2.1')
@@ -79,6 +79,8 @@ describe('rate_buckets under a spray of client IPs', () => {
 
     // Rows an older version left behind, full long ago: never loaded, deleted by the first flush.
     const db = new Database(databasePath(dataDir))
+    // Like every mlc connection, wait for a lock instead of failing at once (a checkpoint may be finishing).
+    db.exec('PRAGMA busy_timeout = 5000')
     const stale = db.query('INSERT INTO rate_buckets (key, tokens, updated_ms) VALUES (?, 0, ?)')
     for (let i = 0; i < 500; i++) stale.run(`authfail:${ipOf(i)}`, clock.now() - 120_000)
     db.close()

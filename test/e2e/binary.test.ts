@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'bun'
+import { Webhook } from 'standardwebhooks'
+import { freshPostgresDatabase, TEST_DATABASE_URL, type TestDatabase } from '../db/postgres/harness'
 import { tempDir } from '../helpers'
 import { startServerProcess } from './server'
 
@@ -148,4 +150,119 @@ describe('dist/mlc', () => {
       rx.stop(true)
     }
   })
+})
+
+/**
+ * The same binary on PostgreSQL (MLC_DATABASE_URL, an empty database it migrates itself): the
+ * seed's curl quickstart, a chat that the bot hands to a human and the visitor rates, both events
+ * delivered signed by the worker thread, the CLI on the same database, and `mlc backup` pointing to pg_dump.
+ */
+describe.skipIf(!TEST_DATABASE_URL)('dist/mlc on PostgreSQL', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await freshPostgresDatabase({ migrate: false })
+  })
+  afterAll(() => db?.drop())
+
+  test('quickstart, chat with handoff and feedback, signed webhooks, CLI', async () => {
+    const env = { ...emptyEnv, MLC_DATABASE_URL: db.url, MLC_WEBHOOK_ALLOW_PRIVATE: '1' }
+    const data = join(dir, 'data-postgres')
+    const cli = (...args: string[]) => spawnSync([bin, ...args], { env, cwd: dir })
+    const received: { headers: Headers; body: string }[] = []
+    const rx = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req) => {
+        received.push({ headers: req.headers, body: await req.text() })
+        return new Response('ok')
+      },
+    })
+    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env })
+    try {
+      expect(server.output()).toContain('"engine":"postgres"')
+      const created = cli('token', 'create', '--site', '1', '--scopes', 'read,write', '--json')
+      expect(created.exitCode).toBe(0)
+      const { token } = JSON.parse(created.stdout.toString())
+      const api = async (method: string, path: string, body?: unknown, auth: string | null = token) => {
+        const res = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { ...(auth ? { authorization: `Bearer ${auth}` } : {}), 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+        return { status: res.status, body: (await res.json()) as any }
+      }
+
+      // The product page's quickstart: identify, then track, through the legacy URL form.
+      const identify = await api('POST', '/v1/api.ashx?resource=visitors', { key: 'u_42', email: 'jay@example.com', name: 'Jay' })
+      expect(identify.body).toMatchObject({ ok: true, data: { id: 1, key: 'u_42', email: 'jay@example.com', name: 'Jay' } })
+      const track = await api('POST', '/v1/api.ashx?resource=track', { key: 'u_42', name: 'viewed_pricing' })
+      expect(track.status).toBe(201)
+      const visitor = await api('GET', '/v1/api.ashx?resource=visitors&key=u_42')
+      expect(visitor.body.data.event_count).toBe(1)
+      expect(visitor.body.data.events[0].name).toBe('viewed_pricing')
+
+      // A chat: the bot answers from the knowledge base, hands off on request, the agent replies and closes, the visitor rates.
+      const article = await api('POST', '/v1/kb_articles', {
+        title: 'Reset your password',
+        body: 'To reset your password, open Settings, choose Security and click "Reset password". We email you a link that works for one hour.',
+      })
+      expect(article.status).toBe(201)
+      const sub = await api('POST', '/v1/webhook_subscriptions', { url: `http://127.0.0.1:${rx.port}/in`, events: ['handoff', 'feedback'] })
+      expect(sub.status).toBe(201)
+      const siteKey = JSON.parse(cli('site', 'list', '--json').stdout.toString())[0].publishable_key
+      const widget = (method: string, path: string, body: Record<string, unknown> = {}) =>
+        api(method, `/v1/widget${path}`, { site_key: siteKey, anon_id: 'anon-pg-1', ...body }, null)
+      const opened = await widget('POST', '/sessions')
+      expect(opened.status).toBe(201)
+      const sid = opened.body.data.session_id
+      const answer = await widget('POST', `/sessions/${sid}/messages`, { text: 'How do I reset my password?' })
+      expect(answer.body.data.reply.role).toBe('ai')
+      expect(answer.body.data.reply.text).toContain('Security')
+      const handoff = await widget('POST', `/sessions/${sid}/messages`, { text: 'I want to talk to a human' })
+      expect(handoff.body.data.status).toBe('waiting_human')
+      expect((await api('POST', '/v1/messages', { session_id: sid, text: 'Hi, Sam here.' })).status).toBe(201)
+      expect((await api('POST', `/v1/sessions/${sid}?action=close`)).status).toBe(200)
+      expect((await widget('POST', `/sessions/${sid}/feedback`, { rating: 5, comment: 'Great help' })).status).toBe(201)
+      const handoffs = await api('GET', '/v1/api.ashx?resource=handoffs')
+      expect(handoffs.body.data[0]).toMatchObject({ session_id: sid, handoff_reason: 'visitor_requested' })
+      const transcript = await api('GET', `/v1/api.ashx?resource=transcripts&sessionId=${sid}`)
+      expect(transcript.body.data.messages.map((m: { role: string }) => m.role)).toEqual(['visitor', 'ai', 'visitor', 'system', 'agent', 'system'])
+
+      // Both events arrive from the worker thread, each signed both ways with the subscription's secret.
+      const deadline = Date.now() + 15_000
+      while (received.length < 2 && Date.now() < deadline) await Bun.sleep(50)
+      expect(received.map((r) => r.headers.get('x-mlc-event')).sort()).toEqual(['feedback', 'handoff'])
+      const wh = new Webhook(sub.body.data.secret.slice('whsec_'.length))
+      for (const r of received) {
+        const expected = `sha256=${new Bun.CryptoHasher('sha256', sub.body.data.secret).update(r.body).digest('hex')}`
+        expect(r.headers.get('x-mlc-signature')).toBe(expected)
+        const verified = wh.verify(r.body, {
+          'webhook-id': r.headers.get('webhook-id') as string,
+          'webhook-timestamp': r.headers.get('webhook-timestamp') as string,
+          'webhook-signature': r.headers.get('webhook-signature') as string,
+        }) as Record<string, unknown>
+        expect(verified.session_id).toBe(sid)
+      }
+
+      // The CLI sees the same database; a revoked token stops working within a second.
+      const tokens = JSON.parse(cli('token', 'list', '--site', '1', '--json').stdout.toString())
+      expect(tokens.find((t: { id: number }) => t.id === 1).request_count).toBeGreaterThanOrEqual(0)
+      expect(cli('token', 'revoke', '1').exitCode).toBe(0)
+      const revokedBy = Date.now() + 1500
+      let status = 0
+      while (Date.now() < revokedBy && status !== 401) {
+        status = (await api('GET', '/v1/whoami')).status
+        if (status !== 401) await Bun.sleep(50)
+      }
+      expect(status).toBe(401)
+
+      // Backups of a PostgreSQL deployment are pg_dump's job.
+      const backup = cli('backup', join(dir, 'pg.db'))
+      expect(backup.exitCode).toBe(2)
+      expect(backup.stderr.toString()).toContain('pg_dump')
+    } finally {
+      expect(await server.stop()).toBe(0)
+      rx.stop(true)
+    }
+  }, 60_000)
 })

@@ -118,9 +118,9 @@ describe('a chat on a real server', () => {
     const config = loadConfig({}, { MLC_DATA_DIR: dir, MLC_PORT: '0', MLC_HOST: '127.0.0.1', MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
     server = await startServer(config, { logger: silentLogger })
     base = server.url
-    writeToken = createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read,write', name: 'Sam' }).token
-    readToken = createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read', name: 'inbox' }).token
-    siteKey = server.store.sites.byId(1)?.publishable_key as string
+    writeToken = (await createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read,write', name: 'Sam' })).token
+    readToken = (await createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read', name: 'inbox' })).token
+    siteKey = (await server.store.sites.byId(1))?.publishable_key as string
     for (const a of KB) expect((await api('POST', '/v1/kb_articles', a)).status).toBe(201)
     const sub = await api('POST', '/v1/webhook_subscriptions', { url: `http://127.0.0.1:${receiver.port}/hooks`, events: ['handoff', 'feedback'] })
     expect(sub.status).toBe(201)
@@ -253,11 +253,11 @@ describe('a chat on a real server', () => {
   })
 
   test("an agent's socket is closed within a second or two of its token's revocation", async () => {
-    const { id, token } = createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read', name: 'temp' })
+    const { id, token } = await createToken(server.store, { now: () => Date.now() }, { siteId: 1, scopes: 'read', name: 'temp' })
     const sock = new Socket(`${base.replace('http', 'ws')}/v1/agent/ws?token=${token}`)
     await sock.opened()
     await sock.next((f) => f.type === 'hello')
-    revokeToken(server.store, { now: () => Date.now() }, id, 1)
+    await revokeToken(server.store, { now: () => Date.now() }, id, 1)
     expect((await sock.ended(4000)).code).toBe(1008)
   })
 
@@ -284,7 +284,7 @@ describe('the inactivity sweep timer', () => {
     )
     const server = await startServer(config, { clock, logger: silentLogger })
     try {
-      const siteKey = server.store.sites.byId(1)?.publishable_key
+      const siteKey = (await server.store.sites.byId(1))?.publishable_key
       const res = await fetch(`${server.url}/v1/widget/sessions`, { method: 'POST', body: JSON.stringify({ site_key: siteKey, anon_id: 'idle-1' }) })
       const { data } = (await res.json()) as any
       const sock = new Socket(data.ws_url)

@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { openDatabase } from '../../src/db/open'
-import { openStore } from '../../src/db/store'
+import { openSqliteStore } from '../../src/db/sqlite/store'
 import { tempDir } from '../helpers'
 import { runCli, startServerProcess } from './server'
 
@@ -60,9 +60,9 @@ describe('mlc serve', () => {
     const tok = JSON.parse((await runCli(['token', 'create', '--site', '1', '--scopes', 'read', '--json'], { MLC_DATA_DIR: dir })).stdout)
     for (let i = 0; i < 3; i++) await fetch(`${server.url}/v1/tags`, { headers: { authorization: `Bearer ${tok.token}` } })
     expect(await server.stop('SIGTERM')).toBe(0)
-    const store = openStore(dir)
-    expect(store.tokens.byId(tok.id)?.request_count).toBe(3)
-    expect(store.rateBuckets.loadAll().find((b) => b.key === `token:${tok.id}`)?.tokens).toBeLessThan(58)
-    store.close()
+    const store = openSqliteStore(dir)
+    expect((await store.tokens.byId(tok.id))?.request_count).toBe(3)
+    expect((await store.rateBuckets.loadAll()).find((b) => b.key === `token:${tok.id}`)?.tokens).toBeLessThan(58)
+    await store.close()
   })
 })

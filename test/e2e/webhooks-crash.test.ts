@@ -6,7 +6,7 @@
 import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { systemClock } from '../../src/clock'
-import { openStore } from '../../src/db/store'
+import { openSqliteStore } from '../../src/db/sqlite/store'
 import { enqueueEvent } from '../../src/webhooks/enqueue'
 import { tempDir } from '../helpers'
 import { startReceiver } from '../webhooks/harness'
@@ -51,11 +51,15 @@ test('kill -9 mid-delivery loses nothing: after a restart every unfinished deliv
   expect(sub.status).toBe(201)
 
   // Twenty events committed by another writer (as the chat engine would), then a test ping that wakes the worker.
-  const store = openStore(dataDir)
+  const store = openSqliteStore(dataDir)
   const eventIds = new Set(
-    store.transaction(() => Array.from({ length: 20 }, (_, n) => enqueueEvent(store, systemClock, { siteId: 1, type: 'handoff', payload: { n } }).eventId)),
+    await store.transaction(async (tx) => {
+      const ids: string[] = []
+      for (let n = 0; n < 20; n++) ids.push((await enqueueEvent(tx, systemClock, { siteId: 1, type: 'handoff', payload: { n } })).eventId)
+      return ids
+    }),
   )
-  store.close()
+  await store.close()
   const subId = ((await sub.json()) as any).data.id
   fetch(`${server.url}/v1/webhook_subscriptions/${subId}?action=test`, { method: 'POST', headers: auth }).catch(() => {})
   await rx.waitFor(5, 5000)
@@ -66,9 +70,9 @@ test('kill -9 mid-delivery loses nothing: after a restart every unfinished deliv
   expect(await server.stop('SIGKILL')).not.toBe(0)
   const killedAt = Date.now()
 
-  const after = openStore(dataDir)
-  const rows = after.webhooks.listDeliveries(1, { subscriptionId: null, status: null, event: null, beforeSeq: null, limit: 100 })
-  after.close()
+  const after = openSqliteStore(dataDir)
+  const rows = await after.webhooks.listDeliveries(1, { subscriptionId: null, status: null, event: null, beforeSeq: null, limit: 100 })
+  await after.close()
   expect(rows).toHaveLength(21)
   expect(rows.every((r) => r.status === 'pending' && r.attempts === 0)).toBe(true)
   expect(rows.filter((r) => r.lease_until_ms !== null)).toHaveLength(5)

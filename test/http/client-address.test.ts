@@ -40,8 +40,8 @@ async function failUntilLimited(t: TestApp, forwarded: string): Promise<number> 
 describe('with MLC_TRUST_PROXY=1 (every request arrives from the proxy at 127.0.0.1)', () => {
   let t: TestApp
   const lines: string[] = []
-  beforeAll(() => {
-    t = createTestApp({ MLC_TRUST_PROXY: '1', MLC_AUTH_FAILURES_PER_MINUTE: '5' }, { logger: createLogger({ write: (l) => lines.push(l) }) })
+  beforeAll(async () => {
+    t = await createTestApp({ MLC_TRUST_PROXY: '1', MLC_AUTH_FAILURES_PER_MINUTE: '5' }, { logger: createLogger({ write: (l) => lines.push(l) }) })
   })
   afterAll(() => t.cleanup())
 
@@ -70,8 +70,8 @@ describe('with MLC_TRUST_PROXY=1 (every request arrives from the proxy at 127.0.
 
 describe('without MLC_TRUST_PROXY', () => {
   let t: TestApp
-  beforeAll(() => {
-    t = createTestApp({ MLC_AUTH_FAILURES_PER_MINUTE: '5' })
+  beforeAll(async () => {
+    t = await createTestApp({ MLC_AUTH_FAILURES_PER_MINUTE: '5' })
   })
   afterAll(() => t.cleanup())
 

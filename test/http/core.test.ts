@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -105,21 +105,21 @@ describe('authentication', () => {
 
   test('a revoked token stops working', async () => {
     const { createToken, revokeToken } = await import('../../src/modules/tokens/service')
-    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    const tok = await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
     expect((await t.call('GET', '/v1/tags', { token: tok.token })).status).toBe(200)
-    revokeToken(t.store, t.clock, tok.id)
+    await revokeToken(t.store, t.clock, tok.id)
     t.clock.advance(1000) // the epoch is checked at most every 500 ms
     expectError(await t.call('GET', '/v1/tags', { token: tok.token }), 401, 'unauthorized')
   })
 
   test('a token revoked or rotated in this process stops working at once', async () => {
     const { createToken, revokeToken, rotateToken } = await import('../../src/modules/tokens/service')
-    const a = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
-    const b = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    const a = await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    const b = await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
     expect((await t.call('GET', '/v1/tags', { token: a.token })).status).toBe(200)
     expect((await t.call('GET', '/v1/tags', { token: b.token })).status).toBe(200)
-    revokeToken(t.store, t.clock, a.id)
-    const rotated = rotateToken(t.store, b.id)
+    await revokeToken(t.store, t.clock, a.id)
+    const rotated = await rotateToken(t.store, b.id)
     expectError(await t.call('GET', '/v1/tags', { token: a.token }), 401, 'unauthorized')
     expectError(await t.call('GET', '/v1/tags', { token: b.token }), 401, 'unauthorized')
     expect((await t.call('GET', '/v1/tags', { token: rotated.token })).status).toBe(200)

@@ -11,8 +11,8 @@ import { runCli, type ServerProcess, startServerProcess } from '../e2e/server'
 import { createTestApp, type TestApp, tempDir } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -155,15 +155,17 @@ describe('a real server, over a raw socket', () => {
   })
 
   test('a cookie with a bad % escape is ignored: the signed-in admin still gets the page', async () => {
-    const { openStore } = await import('../../src/db/store')
+    const { openStore } = await import('../../src/db/open-store')
+    const { loadConfig } = await import('../../src/config')
     const { DashboardSessions } = await import('../../src/dashboard/sessions')
     const { systemClock } = await import('../../src/clock')
-    const store = openStore(dir)
+    // The store the server opened: its data dir, and its database URL when it has one.
+    const store = await openStore(loadConfig({ 'data-dir': dir }, process.env))
     try {
       const admin = await createAdmin(store, systemClock, { email: 'a@example.com', password: 'a long password' })
       jwt = (await new DashboardSessions(store, systemClock, 3_600_000).start(admin, { ip: '127.0.0.1', userAgent: 'test' })).jwt
     } finally {
-      store.close()
+      await store.close()
     }
     for (const cookie of [`analytics=50%; ${SESSION_COOKIE}=${jwt}`, `${SESSION_COOKIE}=${jwt}; x=%E0%A4%A; y=%`]) {
       const res = await fetch(`${server.url}/dashboard/config_api_tokens.ascx`, { headers: { cookie }, redirect: 'manual' })

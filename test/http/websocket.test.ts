@@ -12,7 +12,7 @@ import { createAdmin } from '../../src/dashboard/accounts'
 import { createLogger } from '../../src/log'
 import { createToken } from '../../src/modules/tokens/service'
 import { type RunningServer, startServer } from '../../src/server'
-import { tempDir } from '../helpers'
+import { openTestStore, tempDir } from '../helpers'
 
 const CAP = 3
 const clock = { now: () => Date.now() }
@@ -24,17 +24,21 @@ let ws: string
 let siteKey: string
 const dir = tempDir()
 const logs: string[] = []
+// The test engine's database (TEST_ENGINE): the server opens it again from its configuration.
+let database: Awaited<ReturnType<typeof openTestStore>>
 
 beforeAll(async () => {
-  const config = loadConfig({}, { MLC_DATA_DIR: dir, MLC_PORT: '0', MLC_HOST: '127.0.0.1', MLC_WS_MAX_PER_CREDENTIAL: String(CAP) })
+  database = await openTestStore(dir)
+  const config = loadConfig({}, { MLC_DATA_DIR: dir, MLC_PORT: '0', MLC_HOST: '127.0.0.1', MLC_WS_MAX_PER_CREDENTIAL: String(CAP), ...database.env })
   server = await startServer(config, { logger: createLogger({ level: 'info', write: (line) => logs.push(line) }) })
   base = `http://127.0.0.1:${server.port}`
   ws = base.replace('http', 'ws')
-  siteKey = server.store.sites.byId(1)?.publishable_key as string
+  siteKey = (await server.store.sites.byId(1))?.publishable_key as string
 })
 
 afterAll(async () => {
   await server.stop()
+  await database.drop()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -84,7 +88,7 @@ function requestLines(): any[] {
 
 describe('agent sockets: per API token', () => {
   test('the token holds at most the cap; the next upgrade is a 429 envelope and hears nothing; another token is not affected', async () => {
-    const token = createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'inbox' }).token
+    const token = (await createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'inbox' })).token
     const open = await Promise.all(Array.from({ length: CAP }, () => connect(`${ws}/v1/agent/ws?token=${token}`)))
     expect(open.map((o) => o.hello)).toEqual(Array(CAP).fill({ type: 'hello', site_id: 1 }))
     expectCapped(await handshake(`/v1/agent/ws?token=${token}`), 'This API token')
@@ -92,14 +96,14 @@ describe('agent sockets: per API token', () => {
     expectCapped(await handshake('/v1/agent/ws', { authorization: `Bearer ${token}` }), 'This API token')
     const refused = await connect(`${ws}/v1/agent/ws?token=${token}`)
     expect(refused.socket).toBeUndefined()
-    const other = createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'other' }).token
+    const other = (await createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'other' })).token
     const fine = await connect(`${ws}/v1/agent/ws?token=${other}`)
     expect(fine.hello).toEqual({ type: 'hello', site_id: 1 })
     await closeAll([...open.map((o) => o.socket), fine.socket])
   })
 
   test('a closed socket gives its slot back', async () => {
-    const token = createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'reuse' }).token
+    const token = (await createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'reuse' })).token
     const open = await Promise.all(Array.from({ length: CAP }, () => connect(`${ws}/v1/agent/ws?token=${token}`)))
     expect((await handshake(`/v1/agent/ws?token=${token}`)).status).toBe(429)
     await closeAll([open[0]?.socket])
@@ -113,7 +117,7 @@ describe('agent sockets: per API token', () => {
   })
 
   test('30 parallel handshakes with one token open exactly the cap', async () => {
-    const { id, token } = createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'burst' })
+    const { id, token } = await createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'burst' })
     const results = await Promise.all(Array.from({ length: 30 }, () => connect(`${ws}/v1/agent/ws?token=${token}`)))
     expect(results.filter((r) => r.hello).length).toBe(CAP)
     expect(server.app.realtime.socketsOfToken(id)).toBe(CAP)
@@ -201,7 +205,7 @@ describe("the dashboard's live channel: per session", () => {
 
 describe('access log', () => {
   test('every upgrade attempt writes one request line: request id, method, redacted path, status, token id, ip', async () => {
-    const { id, token } = createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'logged' })
+    const { id, token } = await createToken(server.store, clock, { siteId: 1, scopes: 'read', name: 'logged' })
     const before = requestLines().length
     const open = await Promise.all(Array.from({ length: CAP }, () => connect(`${ws}/v1/agent/ws?token=${token}`)))
     const capped = await handshake(`/v1/agent/ws?token=${token}`)

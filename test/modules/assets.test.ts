@@ -18,7 +18,7 @@ import { assetsModule, matchesEtag } from '../../src/modules/assets'
 import { staticFile } from '../../src/modules/assets/files'
 import { createSite } from '../../src/modules/sites/service'
 import { sha256Hex } from '../../src/random'
-import { createTestApp, expectError } from '../helpers'
+import { createTestApp, expectError, type TestApp } from '../helpers'
 
 const FILES = [
   ['/assets/js/mlc-visitor-sdk.js', 'mlc-visitor-sdk.js'],
@@ -26,7 +26,10 @@ const FILES = [
 ] as const
 
 describe('browser files', () => {
-  const t = createTestApp()
+  let t: TestApp
+  beforeAll(async () => {
+    t = await createTestApp()
+  })
   afterAll(() => t.cleanup())
 
   for (const [path, name] of FILES) {
@@ -86,12 +89,20 @@ describe('browser files', () => {
 
 describe('browser files not built', () => {
   // An app with only the platform and assets: files() reports nothing built, as in a checkout before the build.
-  const t = createTestApp()
+  let t: TestApp
+  let app: ReturnType<typeof platformWithAssets>
+  function platformWithAssets(t: TestApp) {
+    let table: RouteTable | null = null
+    const app = new Elysia()
+      .use(createPlatformPlugin({ logger: silentLogger, routes: (): RouteTable => (table ??= new RouteTable(app.routes)) }))
+      .use(assetsModule({ store: t.store, config: t.config } as ModuleDeps, async () => ({ sdk: null, widget: staticFile('/*w*/') })))
+    return app
+  }
+  beforeAll(async () => {
+    t = await createTestApp()
+    app = platformWithAssets(t)
+  })
   afterAll(() => t.cleanup())
-  let table: RouteTable | null = null
-  const app = new Elysia()
-    .use(createPlatformPlugin({ logger: silentLogger, routes: (): RouteTable => (table ??= new RouteTable(app.routes)) }))
-    .use(assetsModule({ store: t.store, config: t.config } as ModuleDeps, async () => ({ sdk: null, widget: staticFile('/*w*/') })))
 
   test('answer 503 in the envelope, saying how to build them', async () => {
     const res = await app.handle(new Request('http://localhost/assets/js/mlc-visitor-sdk.js'))
@@ -120,14 +131,15 @@ class Jar {
 }
 
 describe('/demo', () => {
-  const t = createTestApp()
+  let t: TestApp
   afterAll(() => t.cleanup())
   let site3 = 0
   let owner: AdminRow
   let siteTwoAdmin: AdminRow
 
   beforeAll(async () => {
-    site3 = createSite(t.store, t.clock, { name: 'Site three' }).id
+    t = await createTestApp()
+    site3 = (await createSite(t.store, t.clock, { name: 'Site three' })).id
     owner = await createAdmin(t.store, t.clock, { email: 'owner@example.com', password: 'owner password' })
     siteTwoAdmin = await createAdmin(t.store, t.clock, { email: 'two@example.com', password: 'site two password', siteIds: [t.site2] })
   })
@@ -155,7 +167,7 @@ describe('/demo', () => {
     }
     // A cookie that is not a live session is no better than none.
     const signedOut = await sessionOf(owner)
-    t.app.dashboard.kit.sessions.end((await t.app.dashboard.kit.sessions.read(signedOut.slice('mlc_session='.length)))!.session.id)
+    await t.app.dashboard.kit.sessions.end((await t.app.dashboard.kit.sessions.read(signedOut.slice('mlc_session='.length)))!.session.id)
     for (const cookie of [signedOut, 'mlc_session=not-a-jwt']) expect((await demo('/demo', cookie)).status).toBe(303)
   })
 
@@ -177,7 +189,7 @@ describe('/demo', () => {
     expect(signedIn.headers.get('location')).toBe(`/demo?site=${t.site2}`)
     const page = await demo(`/demo?site=${t.site2}`, jar.header())
     expect(page.status).toBe(200)
-    expect(await page.text()).toContain(t.store.sites.byId(t.site2)!.publishable_key)
+    expect(await page.text()).toContain((await t.store.sites.byId(t.site2))!.publishable_key)
   })
 
   test("serves a signed-in admin's first site under a strict CSP with a fresh nonce", async () => {
@@ -196,7 +208,7 @@ describe('/demo', () => {
     expect(csp).not.toContain('unsafe-inline')
     expect(csp).not.toContain('unsafe-eval')
     const html = await a.text()
-    const site = t.store.sites.byId(t.site1)!
+    const site = (await t.store.sites.byId(t.site1))!
     expect(html).toContain(`mylivechat('boot', { siteKey: "${site.publishable_key}" })`)
     expect(html).toContain('/assets/js/mlc-visitor-sdk.js')
     // Every script and style on the page carries the nonce: nothing inline would run without it.
@@ -209,9 +221,9 @@ describe('/demo', () => {
   })
 
   test('?site= picks another site the admin may see, and its name is escaped', async () => {
-    t.store.sites.update(t.site2, { name: '<b>Two & "co"</b>', plan: 'growth', rate_limit: null })
+    await t.store.sites.update(t.site2, { name: '<b>Two & "co"</b>', plan: 'growth', rate_limit: null })
     const html = await (await demo(`/demo?site=${t.site2}`, await sessionOf(owner))).text()
-    expect(html).toContain(t.store.sites.byId(t.site2)!.publishable_key)
+    expect(html).toContain((await t.store.sites.byId(t.site2))!.publishable_key)
     expect(html).toContain('&#60;b&#62;Two &#38; &#34;co&#34;&#60;/b&#62;')
     expect(html).not.toContain('<b>Two')
   })
@@ -219,13 +231,13 @@ describe('/demo', () => {
   test("an admin limited to some sites gets theirs, and the same 404 for another's site as for none", async () => {
     const cookie = await sessionOf(siteTwoAdmin)
     const own = await (await demo('/demo', cookie)).text()
-    expect(own).toContain(t.store.sites.byId(t.site2)!.publishable_key)
+    expect(own).toContain((await t.store.sites.byId(t.site2))!.publishable_key)
     const others = [t.site1, site3]
     for (const id of [...others, 999]) {
       const res = await t.call('GET', `/demo?site=${id}`, { token: null, headers: { cookie } })
       expectError(res, 404, 'not_found', 'site')
       expect(res.body.error.message).toBe(`You have no site with id ${id}.`)
-      for (const other of others) expect(JSON.stringify(res.body)).not.toContain(t.store.sites.byId(other)!.publishable_key)
+      for (const other of others) expect(JSON.stringify(res.body)).not.toContain((await t.store.sites.byId(other))!.publishable_key)
     }
   })
 
@@ -236,18 +248,21 @@ describe('/demo', () => {
 
 describe('/demo with MLC_DEMO_PUBLIC_SITE', () => {
   // Sites 1 and 2 of a fresh database; site 2 is the public demo.
-  const t = createTestApp({ MLC_DEMO_PUBLIC_SITE: '2' })
+  let t: TestApp
+  beforeAll(async () => {
+    t = await createTestApp({ MLC_DEMO_PUBLIC_SITE: '2' })
+  })
   afterAll(() => t.cleanup())
 
   test('serves that one site to anyone, and nothing else', async () => {
     expect(t.site2).toBe(2)
-    const key = (id: number) => t.store.sites.byId(id)!.publishable_key
+    const key = async (id: number) => (await t.store.sites.byId(id))!.publishable_key
     for (const path of ['/demo', '/demo?site=2']) {
       const res = await t.request('GET', path, { token: null })
       expect(res.status).toBe(200)
       const html = await res.text()
-      expect(html).toContain(key(2))
-      expect(html).not.toContain(key(1))
+      expect(html).toContain(await key(2))
+      expect(html).not.toContain(await key(1))
     }
     for (const path of ['/demo?site=1', '/demo?site=999']) {
       const res = await t.request('GET', path, { token: null })
@@ -258,7 +273,7 @@ describe('/demo with MLC_DEMO_PUBLIC_SITE', () => {
     const admin = await createAdmin(t.store, t.clock, { email: 'owner@example.com', password: 'owner password' })
     const { jwt } = await t.app.dashboard.kit.sessions.start(admin, { ip: '127.0.0.1', userAgent: 'test' })
     const one = await t.request('GET', '/demo?site=1', { token: null, headers: { cookie: `mlc_session=${jwt}` } })
-    expect(await one.text()).toContain(key(1))
+    expect(await one.text()).toContain(await key(1))
   })
 
   test('is an integer option: a site id or 0 for none', () => {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { closeInactiveSessions } from '../../src/chat/sessions'
+import type { EventRow } from '../../src/db/webhooks'
 import { createSite } from '../../src/modules/sites/service'
 import { createToken } from '../../src/modules/tokens/service'
 import { KB, seedKb, siteKeyOf, Visitor } from '../chat/harness'
@@ -14,9 +15,9 @@ let t: TestApp
 let pk: string
 let pk2: string
 beforeAll(async () => {
-  t = createTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
-  pk = siteKeyOf(t, t.site1)
-  pk2 = siteKeyOf(t, t.site2)
+  t = await createTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
+  pk = await siteKeyOf(t, t.site1)
+  pk2 = await siteKeyOf(t, t.site2)
   await seedKb(t)
   const sub = await t.call('POST', '/v1/webhook_subscriptions', { body: { url: 'http://127.0.0.1:9/hooks', events: ['handoff', 'feedback'] } })
   expect(sub.status).toBe(201)
@@ -30,11 +31,25 @@ function visitor(ip?: string): Visitor {
   return new Visitor(t, pk, { anon_id: `anon-${anonSeq}-${Math.random().toString(36).slice(2)}` }, ip ?? `10.0.${anonSeq}.1`)
 }
 
-function eventsOf(type: string): Record<string, any>[] {
-  return t.store.db
-    .query<{ body: string }, [string]>('SELECT body FROM webhook_events WHERE type = ? ORDER BY created_ms, id')
-    .all(type)
-    .map((r) => JSON.parse(r.body))
+/**
+ * Site 1's webhook events of one type, oldest first, as their deliveries send them. Read through
+ * the outbox: the subscription made in beforeAll takes every handoff and feedback event.
+ */
+async function eventsOf(type: string): Promise<Record<string, any>[]> {
+  const events = new Map<string, EventRow>()
+  const limit = 100
+  let beforeSeq: number | null = null
+  for (;;) {
+    const page = await t.store.webhooks.listDeliveries(t.site1, { subscriptionId: null, status: null, event: type, beforeSeq, limit })
+    for (const d of page) {
+      const event = events.has(d.event_id) ? null : await t.store.webhooks.getEvent(d.event_id)
+      if (event) events.set(event.id, event)
+    }
+    const last = page.at(-1)
+    if (page.length < limit || !last) break
+    beforeSeq = last.seq
+  }
+  return [...events.values()].sort((a, b) => a.created_ms - b.created_ms || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((e) => JSON.parse(e.body))
 }
 
 describe('a scripted chat', () => {
@@ -95,14 +110,14 @@ describe('a scripted chat', () => {
     const sessions = await t.call('GET', '/v1/sessions?status=closed', { token: t.readToken })
     expect(sessions.body.data.map((s: { id: string }) => s.id)).toContain(sid)
 
-    const handoffEvent = eventsOf('handoff').find((e) => e.session_id === sid)
+    const handoffEvent = (await eventsOf('handoff')).find((e) => e.session_id === sid)
     expect(handoffEvent).toMatchObject({
       event: 'handoff',
       handoff_reason: 'visitor_requested',
       visitor: { key: `anon:${v.cred.anon_id}`, name: null, email: null },
     })
     expect(Object.keys(handoffEvent as object).sort()).toEqual(['created_utc', 'event', 'handoff_reason', 'id', 'session_id', 'summary', 'visitor'])
-    const feedbackEvent = eventsOf('feedback').find((e) => e.session_id === sid)
+    const feedbackEvent = (await eventsOf('feedback')).find((e) => e.session_id === sid)
     expect(feedbackEvent).toMatchObject({ event: 'feedback', rating: 4, comment: 'Quick and kind.', created_utc: fb.body.data.created_utc })
     const deliveries = await t.call('GET', '/v1/webhook_deliveries', { token: t.readToken })
     const mine = deliveries.body.data.filter((d: { event_id: string }) => [handoffEvent?.id, feedbackEvent?.id].includes(d.event_id))
@@ -116,7 +131,7 @@ describe('a scripted chat', () => {
     await v.call('POST', `/sessions/${sid}/handoff`)
     const s = await t.call('GET', `/v1/sessions/${sid}`)
     expect(s.body.data.visitor).toEqual({ key: 'u_42', name: 'Jay', email: 'jay@example.com' })
-    const ev = eventsOf('handoff').find((e) => e.session_id === sid)
+    const ev = (await eventsOf('handoff')).find((e) => e.session_id === sid)
     expect(ev?.visitor).toEqual({ key: 'u_42', name: 'Jay', email: 'jay@example.com' })
   })
 
@@ -167,8 +182,8 @@ describe('the bot hands off', () => {
   })
 
   test('max_turns: after max_bot_replies answers the next message hands off', async () => {
-    const other = createSite(t.store, t.clock, { name: 'Turns' })
-    const token = createToken(t.store, t.clock, { siteId: other.id, scopes: 'read,write', name: 'w' }).token
+    const other = await createSite(t.store, t.clock, { name: 'Turns' })
+    const token = (await createToken(t.store, t.clock, { siteId: other.id, scopes: 'read,write', name: 'w' })).token
     await t.call('POST', '/v1/kb_articles', { token, body: KB[1] })
     const set = await t.call('PATCH', '/v1/chat_settings', { token, body: { max_bot_replies: 2 } })
     expect(set.body.data).toEqual({ max_bot_replies: 2, min_confidence: 0.5 })
@@ -263,8 +278,8 @@ describe('reading', () => {
 
 describe('usage', () => {
   test('counts AI replies and bot tokens of the current cycle only', async () => {
-    const fresh = createSite(t.store, t.clock, { name: 'Usage' })
-    const token = createToken(t.store, t.clock, { siteId: fresh.id, scopes: 'read,write', name: 'u' }).token
+    const fresh = await createSite(t.store, t.clock, { name: 'Usage' })
+    const token = (await createToken(t.store, t.clock, { siteId: fresh.id, scopes: 'read,write', name: 'u' })).token
     await t.call('POST', '/v1/kb_articles', { token, body: KB[0] })
     const v = new Visitor(t, fresh.publishable_key, { anon_id: 'usage-1' }, '10.8.8.8')
     const sid = await v.open()
@@ -294,14 +309,14 @@ describe('inactivity', () => {
     t.clock.advance(t.config.chatInactivityTimeout * 1000 - 1000)
     await t.call('POST', '/v1/messages', { body: { session_id: busy, text: 'still here?' } })
     t.clock.advance(2000)
-    expect(closeInactiveSessions(t.app.chat)).toBeGreaterThanOrEqual(1)
+    expect(await closeInactiveSessions(t.app.chat)).toBeGreaterThanOrEqual(1)
     const s = await t.call('GET', `/v1/sessions/${sid}`)
     expect(s.body.data).toMatchObject({ status: 'closed', closed_by: 'inactivity' })
     expect((await t.call('GET', `/v1/sessions/${busy}`)).body.data.status).toBe('human')
     const last = (await t.call('GET', `/v1/transcripts/${sid}`)).body.data.messages.at(-1)
     expect(last).toMatchObject({ role: 'system', text: 'This chat was closed after 30 minutes without messages.' })
     expect((await v.call('POST', `/sessions/${sid}/feedback`, { rating: 2 })).status).toBe(201)
-    expect(closeInactiveSessions(t.app.chat)).toBe(0)
+    expect(await closeInactiveSessions(t.app.chat)).toBe(0)
   })
 })
 
@@ -435,8 +450,8 @@ describe('4xx', () => {
   })
 
   test('widget: a claimed visitor_key needs an identity token when the site requires verification: 401', async () => {
-    const other = createSite(t.store, t.clock, { name: 'Verified' })
-    const token = createToken(t.store, t.clock, { siteId: other.id, scopes: 'read,write', name: 'w' }).token
+    const other = await createSite(t.store, t.clock, { name: 'Verified' })
+    const token = (await createToken(t.store, t.clock, { siteId: other.id, scopes: 'read,write', name: 'w' })).token
     const on = await t.call('PATCH', '/v1/site_settings', { token, body: { identity_required: true } })
     expect(on.status).toBe(200)
     const claim = new Visitor(t, other.publishable_key, { visitor_key: 'u_1' }, '10.6.6.6')
@@ -470,9 +485,9 @@ describe('4xx', () => {
   })
 
   test('widget rate limits: per visitor, then per IP, with Retry-After', async () => {
-    const limited = createTestApp({ MLC_WIDGET_RATE_PER_VISITOR: '3', MLC_WIDGET_RATE_PER_IP: '5' })
+    const limited = await createTestApp({ MLC_WIDGET_RATE_PER_VISITOR: '3', MLC_WIDGET_RATE_PER_IP: '5' })
     try {
-      const key = siteKeyOf(limited, limited.site1)
+      const key = await siteKeyOf(limited, limited.site1)
       const a = new Visitor(limited, key, { anon_id: 'rl-a' }, '10.5.5.5')
       const sid = await a.open()
       expect((await a.call('GET', `/sessions/${sid}`)).headers.get('x-ratelimit-limit')).toBe('3')
@@ -489,7 +504,7 @@ describe('4xx', () => {
       limited.clock.advance(60_000)
       expect((await a.call('GET', `/sessions/${sid}`)).status).toBe(200)
     } finally {
-      limited.cleanup()
+      await limited.cleanup()
     }
   })
 })

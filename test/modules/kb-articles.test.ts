@@ -4,8 +4,8 @@ import { siteKeyOf, Visitor } from '../chat/harness'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -37,7 +37,7 @@ describe('kb_articles', () => {
   })
 
   test('PATCH re-indexes: the bot answers from the new text at once; DELETE stops it', async () => {
-    const pk = siteKeyOf(t, t.site1)
+    const pk = await siteKeyOf(t, t.site1)
     const a = await t.call('POST', '/v1/kb_articles', { body: { title: 'Opening hours', body: 'Support is open 9 to 5 on weekdays.' } })
     const v = new Visitor(t, pk, { anon_id: 'kb-v1' })
     const sid = await v.open()
@@ -79,7 +79,7 @@ describe('kb_articles', () => {
     expectError(await t.call('PATCH', `/v1/kb_articles/${id}`, { token: t.otherSiteToken, body: { title: 'x' } }), 404, 'not_found')
     expectError(await t.call('DELETE', `/v1/kb_articles/${id}`, { token: t.otherSiteToken }), 404, 'not_found')
     expect((await t.call('GET', '/v1/kb_articles?q=quantum%20widgets', { token: t.otherSiteToken })).body.data).toEqual([])
-    const v = new Visitor(t, siteKeyOf(t, t.site2), { anon_id: 'kb-other' })
+    const v = new Visitor(t, await siteKeyOf(t, t.site2), { anon_id: 'kb-other' })
     const sid = await v.open()
     expect((await v.say(sid, 'When do quantum widgets ship?')).body.data.status).toBe('waiting_human')
   })

@@ -1,12 +1,12 @@
 /** segments: CRUD, rule validation naming the path, membership on identify/track/rule change, entered_utc. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { openStore } from '../../src/db/store'
+import { openStore } from '../../src/db/open-store'
 import { createSegment, deleteSegment } from '../../src/modules/segments/service'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp({})
+beforeAll(async () => {
+  t = await createTestApp({})
 })
 afterAll(() => t.cleanup())
 
@@ -135,7 +135,7 @@ describe('segments: membership', () => {
       const v = await a.call('GET', '/v1/visitors?key=p1')
       expect(v.body.data.segments).toEqual([{ id: s.body.data.id, name: 'pro', entered_utc: new Date(a.clock.now()).toISOString() }])
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
@@ -156,7 +156,7 @@ describe('segments: membership', () => {
       expect(back.body.data.segments[0].entered_utc).toBe(new Date(a.clock.now()).toISOString())
       expect((await a.call('GET', `/v1/segments/${id}`)).body.data.member_count).toBe(1)
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
@@ -177,7 +177,7 @@ describe('segments: membership', () => {
       const v = await a.call('GET', '/v1/visitors?key=k')
       expect(v.body.data.segments.map((m: { id: number }) => m.id)).toEqual([id])
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
@@ -191,7 +191,7 @@ describe('segments: membership', () => {
       await a.call('POST', '/v1/track', { body: { key: 'other', name: 'viewed_docs' } })
       expect(keysOf(await a.call('GET', `/v1/visitors?segment=${id}`))).toEqual(['first'])
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
@@ -220,27 +220,27 @@ describe('segments: membership', () => {
       const mid = await a.call('GET', '/v1/visitors?key=mid')
       expect(mid.body.data.segments[0].entered_utc).toBe(new Date(a.clock.now()).toISOString())
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
   test('a segment created or deleted through another connection (another process) is seen by the next track', async () => {
     const a = await fresh()
-    const other = openStore(a.dataDir)
+    const other = await openStore(a.config)
     try {
       await a.call('POST', '/v1/track', { body: { key: 'v', name: 'warm_up' } })
-      const seg = createSegment(other, a.clock, a.site1, { name: 'from elsewhere', rule: { all: [{ event: 'clicked' }] } })
+      const seg = await createSegment(other, a.clock, a.site1, { name: 'from elsewhere', rule: { all: [{ event: 'clicked' }] } })
       await Bun.sleep(10) // other connections' writes are seen within 5 ms
       await a.call('POST', '/v1/track', { body: { key: 'v', name: 'clicked' } })
       expect((await a.call('GET', '/v1/visitors?key=v')).body.data.segments.map((m: { id: number }) => m.id)).toEqual([seg.id])
-      deleteSegment(other, a.site1, seg.id)
+      await deleteSegment(other, a.site1, seg.id)
       await Bun.sleep(10)
       const t2 = await a.call('POST', '/v1/track', { body: { key: 'w', name: 'clicked' } })
       expect(t2.status).toBe(201)
       expect((await a.call('GET', '/v1/visitors?key=w')).body.data.segments).toEqual([])
     } finally {
-      other.close()
-      a.cleanup()
+      await other.close()
+      await a.cleanup()
     }
   })
 
@@ -258,7 +258,7 @@ describe('segments: membership', () => {
       await a.call('POST', '/v1/track', { body: { key: 'q', name: 'z' } })
       expect((await a.call('GET', '/v1/visitors?key=q')).body.data.segments).toEqual([])
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
@@ -271,7 +271,7 @@ describe('segments: membership', () => {
       await a.call('DELETE', `/v1/segments/${s.body.data.id}`)
       expect((await a.call('GET', '/v1/visitors?key=x')).body.data.segments).toEqual([])
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 
@@ -284,7 +284,7 @@ describe('segments: membership', () => {
       await a.call('POST', '/v1/visitors', { token: a.otherSiteToken, body: { key: 'theirs', plan: 'pro', seats: 1 } })
       expect((await a.call('GET', `/v1/segments/${s.body.data.id}`)).body.data.member_count).toBe(0)
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 })
@@ -360,7 +360,7 @@ describe('segments: operators', () => {
       }
       expect(outcomes).toEqual(Object.fromEntries(cases.map(([label, , want]) => [label, want])))
     } finally {
-      a.cleanup()
+      await a.cleanup()
     }
   })
 })

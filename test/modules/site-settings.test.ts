@@ -8,9 +8,9 @@ import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
 let pk: string
-beforeEach(() => {
-  t = createTestApp()
-  pk = t.store.sites.byId(t.site1)?.publishable_key as string
+beforeEach(async () => {
+  t = await createTestApp()
+  pk = (await t.store.sites.byId(t.site1))?.publishable_key as string
 })
 afterEach(() => t.cleanup())
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { createRequire } from 'node:module'
 import { createTestApp } from '../helpers'
 
-const t = createTestApp()
+const t = await createTestApp()
 afterAll(() => t.cleanup())
 
 const SCALAR_FILE = createRequire(import.meta.url).resolve('@scalar/api-reference/browser/standalone.js')

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -71,10 +71,10 @@ describe('tags', () => {
     const before = (await t.call('GET', '/v1/tags')).body.data.length
     await t.call('POST', '/v1/tags', { body: { name: 'cached-1', color: '#000000' } })
     expect((await t.call('GET', '/v1/tags')).body.data).toHaveLength(before + 1)
-    const { openStore } = await import('../../src/db/store')
-    const other = openStore(t.dataDir)
-    other.tags.insert(t.site1, 'from-another-connection', '#000000', t.clock.now())
-    other.close()
+    const { openStore } = await import('../../src/db/open-store')
+    const other = await openStore(t.config)
+    await other.tags.insert(t.site1, 'from-another-connection', '#000000', t.clock.now())
+    await other.close()
     await Bun.sleep(10) // other connections' writes are seen within 5 ms
     const names = (await t.call('GET', '/v1/tags')).body.data.map((x: { name: string }) => x.name)
     expect(names).toContain('from-another-connection')

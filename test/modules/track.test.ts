@@ -1,12 +1,11 @@
 /** track: single and batch events, idempotent event_id, timestamp and properties rules, visitor counters. */
-import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { databasePath } from '../../src/db/open'
+import { openStore } from '../../src/db/open-store'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -159,21 +158,22 @@ describe('track: batch', () => {
 describe('track: durability under concurrency (group commit)', () => {
   test('concurrent events are all stored, and each is on disk when its response arrives', async () => {
     t.clock.advance(60_000) // a full rate-limit bucket for the burst
-    const reader = new Database(databasePath(t.dataDir), { readonly: true })
+    // Another connection to the same database (another process, or another instance).
+    const reader = await openStore(t.config)
     try {
-      const count = reader.query<{ n: number }, [string]>('SELECT COUNT(*) AS n FROM visitor_events WHERE event_id = ?')
+      const count = async (eventId: string) => ((await reader.visitorEvents.byEventId(t.site1, eventId)) ? 1 : 0)
       const results = await Promise.all(
         Array.from({ length: 40 }, async (_, i) => {
           const r = await t.call('POST', '/v1/track', { body: { key: `c${i % 5}`, name: 'burst', event_id: `burst-${i}` } })
           // Another connection sees the row as soon as the response exists: it was committed first.
-          return { status: r.status, visible: count.get(`burst-${i}`)?.n }
+          return { status: r.status, visible: await count(`burst-${i}`) }
         }),
       )
       expect(results.filter((r) => r.status !== 201 || r.visible !== 1)).toEqual([])
       const v = await t.call('GET', '/v1/visitors?key=c0')
       expect(v.body.data.event_count).toBe(8)
     } finally {
-      reader.close()
+      await reader.close()
     }
   })
 })

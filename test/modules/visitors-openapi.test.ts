@@ -5,7 +5,7 @@ import { createTestApp, type TestApp } from '../helpers'
 let t: TestApp
 let doc: any
 beforeAll(async () => {
-  t = createTestApp()
+  t = await createTestApp()
   doc = await (await t.app.handle(new Request('http://localhost/v1/openapi.json'))).json()
 })
 afterAll(() => t.cleanup())

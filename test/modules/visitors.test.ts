@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -124,7 +124,7 @@ describe('visitors: read, list, erase', () => {
   })
 
   test('list: newest activity first, cursor pages without gaps or repeats, has_more/next_cursor', async () => {
-    const local = createTestApp()
+    const local = await createTestApp()
     try {
       for (let i = 0; i < 7; i++) {
         local.clock.advance(1000)
@@ -145,12 +145,12 @@ describe('visitors: read, list, erase', () => {
       expect(pages).toBe(3)
       expect(seen).toEqual(['v2', 'v6', 'v5', 'v4', 'v3', 'v1', 'v0'])
     } finally {
-      local.cleanup()
+      await local.cleanup()
     }
   })
 
   test('list filters: email (case-insensitive), updated_since, segment', async () => {
-    const local = createTestApp()
+    const local = await createTestApp()
     try {
       await local.call('POST', '/v1/visitors', { body: { key: 'old', email: 'Old@Example.com', plan: 'pro' } })
       local.clock.advance(3_600_000)
@@ -164,7 +164,7 @@ describe('visitors: read, list, erase', () => {
       const bySeg = await local.call('GET', `/v1/visitors?segment=${seg.body.data.id}`)
       expect(bySeg.body.data.map((v: { key: string }) => v.key)).toEqual(['old'])
     } finally {
-      local.cleanup()
+      await local.cleanup()
     }
   })
 
@@ -202,10 +202,11 @@ describe('visitors: read, list, erase', () => {
     expectError(await t.call('GET', '/v1/visitors?key=gone'), 404, 'not_found', 'key')
     const list = await t.call('GET', '/v1/visitors?email=gone@example.com')
     expect(list.body.data).toEqual([])
-    const db = t.store.db
-    expect(db.query('SELECT COUNT(*) AS n FROM visitor_events WHERE visitor_id = ?').get(visitorId)).toEqual({ n: 0 })
-    expect(db.query('SELECT COUNT(*) AS n FROM segment_members WHERE visitor_id = ?').get(visitorId)).toEqual({ n: 0 })
-    expect(db.query("SELECT COUNT(*) AS n FROM visitor_events WHERE properties LIKE '%4242%'").get()).toEqual({ n: 0 })
+    // Nothing is left in storage: no event of the visitor's (nor the one with the card number, by
+    // its idempotency id), no segment membership.
+    expect(await t.store.visitorEvents.recent(visitorId, 1000)).toEqual([])
+    expect(await t.store.segments.memberships(visitorId)).toEqual([])
+    expect(await t.store.visitorEvents.byEventId(t.site1, 'gone-1')).toBeNull()
     expectError(await t.call('DELETE', '/v1/visitors?key=gone'), 404, 'not_found', 'key')
   })
 

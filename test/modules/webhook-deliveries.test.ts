@@ -9,14 +9,14 @@ describe('webhook_deliveries log (outbox only, no worker)', () => {
   let subA: number
   let subB: number
   beforeEach(async () => {
-    t = createTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
+    t = await createTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
     subA = (await t.call('POST', '/v1/webhook_subscriptions', { body: { url: 'http://127.0.0.1:9/a', events: ['*'] } })).body.data.id
     subB = (await t.call('POST', '/v1/webhook_subscriptions', { body: { url: 'http://127.0.0.1:9/b', events: ['feedback'] } })).body.data.id
     for (let i = 0; i < 3; i++) {
       t.clock.advance(1000)
-      enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'handoff', payload: { n: i } })
+      await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: { n: i } }))
       t.clock.advance(1000)
-      enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'feedback', payload: { n: i } })
+      await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'feedback', payload: { n: i } }))
     }
   })
   afterEach(() => t.cleanup())
@@ -99,7 +99,7 @@ describe('webhook_deliveries log (outbox only, no worker)', () => {
     expectError(await t.call('POST', `/v1/webhook_deliveries/${dead.body.data[0].id}?action=retry`), 409, 'conflict', 'id')
     await t.call('DELETE', `/v1/webhook_subscriptions/${subA}`)
     expect((await t.call('GET', `/v1/webhook_deliveries?subscription_id=${subA}`)).body.data).toEqual([])
-    expect(t.app.webhooks.status().queue_depth).toBe(0)
+    expect((await t.app.webhooks.status()).queue_depth).toBe(0)
   })
 })
 
@@ -119,17 +119,17 @@ describe('retry through the real worker', () => {
     let up = false
     rx.respond(() => new Response(up ? 'thanks' : 'down', { status: up ? 200 : 500 }))
     const sub = (await t.call('POST', '/v1/webhook_subscriptions', { body: { url: rx.url, events: ['handoff'] } })).body.data
-    const { eventId, deliveryIds } = t.store.transaction(() =>
-      enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'handoff', payload: { session_id: 's_9', visitor: { name: 'Jay' } } }),
+    const { eventId, deliveryIds } = await t.store.transaction((tx) =>
+      enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: { session_id: 's_9', visitor: { name: 'Jay' } } }),
     )
     t.app.webhooks.wake()
     const id = deliveryIds[0] as string
     // Move the clock only once attempt 1 is recorded (its retry is then due at +1 s of the old time).
-    await until(() => t.store.webhooks.getDelivery(t.site1, id)?.status === 'failed', 3000, 'attempt 1')
+    await until(async () => (await t.store.webhooks.getDelivery(t.site1, id))?.status === 'failed', 3000, 'attempt 1')
     t.clock.advance(1000)
     t.app.webhooks.wake()
     await rx.waitFor(2)
-    await until(() => t.store.webhooks.getDelivery(t.site1, id)?.status === 'dead', 3000, 'dead-letter')
+    await until(async () => (await t.store.webhooks.getDelivery(t.site1, id))?.status === 'dead', 3000, 'dead-letter')
     const dead = await t.call('GET', `/v1/webhook_deliveries/${id}`)
     expect(dead.body.data).toMatchObject({ status: 'dead', attempts: 2, next_attempt_utc: null, last_status_code: 500 })
 
@@ -138,7 +138,7 @@ describe('retry through the real worker', () => {
     expect(retried.status).toBe(200)
     expect(retried.body.data).toMatchObject({ id, status: 'pending', next_attempt_utc: '2026-11-25T12:00:01.000Z' })
     await rx.waitFor(3)
-    const done = await until(() => t.store.webhooks.getDelivery(t.site1, id)?.status === 'succeeded', 3000)
+    const done = await until(async () => (await t.store.webhooks.getDelivery(t.site1, id))?.status === 'succeeded', 3000)
     expect(done).toBe(true)
     const detail = (await t.call('GET', `/v1/webhook_deliveries/${id}`)).body.data
     expect(detail).toMatchObject({ status: 'succeeded', attempts: 3, event_id: eventId, subscription_id: sub.id })
@@ -183,7 +183,7 @@ describe('retry through the real worker', () => {
     await t.call('POST', `/v1/webhook_deliveries/${ping.delivery_id}?action=retry`)
     await rx.waitFor(2)
     expect(rx.received[1]?.headers['webhook-id']).toBe(ping.event_id)
-    await until(() => t.store.webhooks.getDelivery(t.site1, ping.delivery_id)?.attempts === 2)
+    await until(async () => (await t.store.webhooks.getDelivery(t.site1, ping.delivery_id))?.attempts === 2)
   })
 
   test('retry while an attempt is in flight is 409', async () => {
@@ -196,7 +196,7 @@ describe('retry through the real worker', () => {
       return new Response('ok')
     })
     await t.call('POST', '/v1/webhook_subscriptions', { body: { url: rx.url, events: ['*'] } })
-    const { deliveryIds } = enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'feedback', payload: { rating: 5 } })
+    const { deliveryIds } = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'feedback', payload: { rating: 5 } }))
     t.app.webhooks.wake()
     await rx.waitFor(1)
     expectError(await t.call('POST', `/v1/webhook_deliveries/${deliveryIds[0]}?action=retry`), 409, 'conflict', 'id')

@@ -8,8 +8,8 @@ import { createWebhookTestApp, type Receiver, seedVerify, startReceiver, type We
 
 describe('webhook_subscriptions without private addresses (the default)', () => {
   let t: TestApp
-  beforeEach(() => {
-    t = createTestApp()
+  beforeEach(async () => {
+    t = await createTestApp()
   })
   afterEach(() => t.cleanup())
 
@@ -63,8 +63,8 @@ describe('webhook_subscriptions without private addresses (the default)', () => 
 
 describe('webhook_subscriptions CRUD', () => {
   let t: TestApp
-  beforeEach(() => {
-    t = createTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
+  beforeEach(async () => {
+    t = await createTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '1' })
   })
   afterEach(() => t.cleanup())
 

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createTestApp, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -30,7 +30,7 @@ describe('whoami', () => {
     for (let i = 0; i < 4; i++) await t.request('GET', '/v1/tags')
     const before = (await t.call('GET', '/v1/whoami')).body.data
     expect(before.request_count).toBe(5)
-    t.app.usage.flush()
+    await t.app.usage.flush()
     const after = (await t.call('GET', '/v1/whoami')).body.data
     expect(after.request_count).toBe(6)
     expect(after.requests_today).toBe(6)
@@ -39,18 +39,18 @@ describe('whoami', () => {
     const nextDay = (await t.call('GET', '/v1/whoami')).body.data
     expect(nextDay.request_count).toBe(7)
     expect(nextDay.requests_today).toBe(1)
-    t.app.usage.flush()
-    const days = t.store.tokens.dailySince(before.token_id, '2000-01-01')
+    await t.app.usage.flush()
+    const days = await t.store.tokens.dailySince(before.token_id, '2000-01-01')
     expect(days.map((d) => d.count)).toEqual([6, 1])
   })
 
   test('the flush writes nothing per request: the stored counter only moves on flush', async () => {
     const id = (await t.call('GET', '/v1/whoami', { token: t.otherSiteToken })).body.data.token_id
-    t.app.usage.flush()
-    const stored = t.store.tokens.byId(id)?.request_count
+    await t.app.usage.flush()
+    const stored = (await t.store.tokens.byId(id))?.request_count
     await t.request('GET', '/v1/tags', { token: t.otherSiteToken })
-    expect(t.store.tokens.byId(id)?.request_count).toBe(stored)
-    t.app.usage.flush()
-    expect(t.store.tokens.byId(id)?.request_count).toBe((stored ?? 0) + 1)
+    expect((await t.store.tokens.byId(id))?.request_count).toBe(stored)
+    await t.app.usage.flush()
+    expect((await t.store.tokens.byId(id))?.request_count).toBe((stored ?? 0) + 1)
   })
 })

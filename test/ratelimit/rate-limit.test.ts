@@ -1,13 +1,13 @@
 /** Per-token buckets: headers on every response, 429 with Retry-After, refill, restart survival. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../../src/app'
-import { openStore } from '../../src/db/store'
+import { openStore } from '../../src/db/open-store'
 import { silentLogger } from '../../src/log'
 import { createTestApp, expectError, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeAll(() => {
-  t = createTestApp()
+beforeAll(async () => {
+  t = await createTestApp()
 })
 afterAll(() => t.cleanup())
 
@@ -29,7 +29,7 @@ describe('rate limits', () => {
 
   test('the 61st request in a minute is a 429 with Retry-After; a second later one passes again', async () => {
     const { createToken } = await import('../../src/modules/tokens/service')
-    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    const tok = (await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })).token
     for (let i = 0; i < 60; i++) expect((await t.request('GET', '/v1/tags', { token: tok })).status).toBe(200)
     const limited = await t.call('GET', '/v1/tags', { token: tok })
     expectError(limited, 429, 'rate_limited')
@@ -45,8 +45,8 @@ describe('rate limits', () => {
 
   test('buckets are per token, not per IP', async () => {
     const { createToken } = await import('../../src/modules/tokens/service')
-    const a = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
-    const b = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    const a = (await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })).token
+    const b = (await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })).token
     for (let i = 0; i < 60; i++) await t.request('GET', '/v1/tags', { token: a })
     expect((await t.request('GET', '/v1/tags', { token: a })).status).toBe(429)
     expect((await t.request('GET', '/v1/tags', { token: b })).status).toBe(200)
@@ -54,22 +54,22 @@ describe('rate limits', () => {
 
   test('a checkpointed bucket survives a restart', async () => {
     const { createToken } = await import('../../src/modules/tokens/service')
-    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' }).token
+    const tok = (await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })).token
     for (let i = 0; i < 60; i++) await t.request('GET', '/v1/tags', { token: tok })
     // What the server does every few seconds and on shutdown:
-    t.store.rateBuckets.save(t.app.buckets.takeDirty())
-    // A new process over the same data dir:
-    const store2 = openStore(t.dataDir)
+    await t.store.rateBuckets.save(t.app.buckets.takeDirty())
+    // A new process over the same data dir (or the same PostgreSQL database):
+    const store2 = await openStore(t.config)
     const app2 = createApp({ config: t.config, store: store2, clock: t.clock, logger: silentLogger })
-    app2.buckets.restore(store2.rateBuckets.loadAll())
+    app2.buckets.restore(await store2.rateBuckets.loadAll())
     const r = await app2.handle(new Request('http://localhost/v1/tags', { headers: { authorization: `Bearer ${tok}` } }))
     expect(r.status).toBe(429)
-    store2.close()
+    await store2.close()
   })
 
   test('buckets whose save failed are written by the next checkpoint', async () => {
     const { createToken } = await import('../../src/modules/tokens/service')
-    const tok = createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+    const tok = await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
     await t.request('GET', '/v1/tags', { token: tok.token })
     const taken = t.app.buckets.takeDirty()
     expect(taken.map((b) => b.key)).toContain(`token:${tok.id}`)
@@ -93,10 +93,10 @@ describe('rate limits', () => {
     const { updateSite } = await import('../../src/modules/sites/service')
     const { createSite } = await import('../../src/modules/sites/service')
     const { createToken } = await import('../../src/modules/tokens/service')
-    const site = createSite(t.store, t.clock, { name: 'bench', rateLimit: 5 })
-    const tok = createToken(t.store, t.clock, { siteId: site.id, scopes: 'read' }).token
+    const site = await createSite(t.store, t.clock, { name: 'bench', rateLimit: 5 })
+    const tok = (await createToken(t.store, t.clock, { siteId: site.id, scopes: 'read' })).token
     expect((await t.request('GET', '/v1/tags', { token: tok })).headers.get('x-ratelimit-limit')).toBe('5')
-    updateSite(t.store, site.id, { rateLimit: 1000 })
+    await updateSite(t.store, site.id, { rateLimit: 1000 })
     t.clock.advance(600)
     expect((await t.request('GET', '/v1/tags', { token: tok })).headers.get('x-ratelimit-limit')).toBe('1000')
   })

@@ -3,18 +3,21 @@
  * These tests keep both sides in agreement: a header the SDK sends must pass the CORS preflight,
  * a header it reads must be exposed to scripts, and the paths it calls or loads must be served.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { PATHS, RETRY_AFTER_HEADER, SDK_FILE, SENT_HEADERS, SITE_KEY_HEADER, WIDGET_FILE } from '../../sdk/src/protocol'
 import { PUBLISHABLE_ROUTES } from '../../src/http/auth'
 import { CORS_HEADERS, PREFLIGHT_HEADERS, RATE_LIMIT_HEADERS } from '../../src/http/headers'
 import { WS_PATHS } from '../../src/http/websocket'
 import { SITE_KEY_HEADER as SERVER_SITE_KEY_HEADER } from '../../src/modules/widget/model'
-import { createTestApp } from '../helpers'
+import { createTestApp, type TestApp } from '../helpers'
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim().toLowerCase())
 
 describe('SDK and server agree', () => {
-  const t = createTestApp()
+  let t: TestApp
+  beforeAll(async () => {
+    t = await createTestApp()
+  })
   afterAll(() => t.cleanup())
 
   test('every header the SDK sends is allowed by the preflight answer', () => {

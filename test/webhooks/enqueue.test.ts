@@ -4,61 +4,61 @@ import { enqueueEvent } from '../../src/webhooks/enqueue'
 import { createTestApp, type TestApp } from '../helpers'
 
 let t: TestApp
-beforeEach(() => {
-  t = createTestApp()
+beforeEach(async () => {
+  t = await createTestApp()
 })
 afterEach(() => t.cleanup())
 
-function subscribe(siteId: number, events: string[], active = true): number {
-  const row = t.store.webhooks.insertSubscription(siteId, 'http://127.0.0.1:9/hook', JSON.stringify(events), '', 'whsec_test', t.clock.now())
-  if (!active) t.store.webhooks.disableSubscription(row.id, 'test', t.clock.now())
+async function subscribe(siteId: number, events: string[], active = true): Promise<number> {
+  const row = await t.store.webhooks.insertSubscription(siteId, 'http://127.0.0.1:9/hook', JSON.stringify(events), '', 'whsec_test', t.clock.now())
+  if (!active) await t.store.webhooks.disableSubscription(row.id, 'test', t.clock.now())
   return row.id
 }
 
 describe('enqueueEvent', () => {
-  test('writes one delivery per active subscription that wants the event', () => {
-    const all = subscribe(t.site1, ['*'])
-    const handoff = subscribe(t.site1, ['handoff'])
-    subscribe(t.site1, ['feedback'])
-    subscribe(t.site1, ['handoff'], false)
-    subscribe(t.site2, ['*'])
-    const out = t.store.transaction(() =>
-      enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'handoff', payload: { session_id: 's_1', visitor: { name: 'Jay' } } }),
+  test('writes one delivery per active subscription that wants the event', async () => {
+    const all = await subscribe(t.site1, ['*'])
+    const handoff = await subscribe(t.site1, ['handoff'])
+    await subscribe(t.site1, ['feedback'])
+    await subscribe(t.site1, ['handoff'], false)
+    await subscribe(t.site2, ['*'])
+    const out = await t.store.transaction((tx) =>
+      enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: { session_id: 's_1', visitor: { name: 'Jay' } } }),
     )
     expect(out.eventId).toMatch(/^evt_[0-9a-f]{32}$/)
     expect(out.deliveryIds).toHaveLength(2)
-    const rows = t.store.webhooks.listDeliveries(t.site1, { subscriptionId: null, status: null, event: null, beforeSeq: null, limit: 10 })
+    const rows = await t.store.webhooks.listDeliveries(t.site1, { subscriptionId: null, status: null, event: null, beforeSeq: null, limit: 10 })
     expect(rows.map((r) => r.subscription_id).sort()).toEqual([all, handoff].sort())
     for (const r of rows) {
       expect(r.status).toBe('pending')
       expect(r.next_attempt_ms).toBe(t.clock.now())
       expect(r.event_id).toBe(out.eventId)
     }
-    expect(t.store.webhooks.listDeliveries(t.site2, { subscriptionId: null, status: null, event: null, beforeSeq: null, limit: 10 })).toHaveLength(0)
+    expect(await t.store.webhooks.listDeliveries(t.site2, { subscriptionId: null, status: null, event: null, beforeSeq: null, limit: 10 })).toHaveLength(0)
   })
 
-  test('a rolled-back transaction leaves no event and no delivery', () => {
-    subscribe(t.site1, ['*'])
-    expect(() =>
-      t.store.transaction(() => {
-        enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'feedback', payload: { rating: 5 } })
+  test('a rolled-back transaction leaves no event and no delivery', async () => {
+    await subscribe(t.site1, ['*'])
+    await expect(
+      t.store.transaction(async (tx) => {
+        await enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'feedback', payload: { rating: 5 } })
         throw new Error('the cause failed')
       }),
-    ).toThrow('the cause failed')
-    expect(t.store.webhooks.queueStats(t.clock.now()).depth).toBe(0)
+    ).rejects.toThrow('the cause failed')
+    expect((await t.store.webhooks.queueStats(t.clock.now())).depth).toBe(0)
   })
 
-  test('the body puts id and event first and adds created_utc; payload cannot override them', () => {
-    subscribe(t.site1, ['*'])
-    const out = enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'ping', payload: { id: 'spoof', event: 'handoff' } })
-    const body = t.store.webhooks.getEvent(out.eventId)?.body as string
+  test('the body puts id and event first and adds created_utc; payload cannot override them', async () => {
+    await subscribe(t.site1, ['*'])
+    const out = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'ping', payload: { id: 'spoof', event: 'handoff' } }))
+    const body = (await t.store.webhooks.getEvent(out.eventId))?.body as string
     expect(body).toBe(JSON.stringify({ id: out.eventId, event: 'ping', created_utc: '2026-11-25T12:00:00.000Z' }))
   })
 
-  test('no matching subscription writes nothing', () => {
-    subscribe(t.site1, ['feedback'])
-    const out = enqueueEvent(t.store, t.clock, { siteId: t.site1, type: 'handoff', payload: {} })
+  test('no matching subscription writes nothing', async () => {
+    await subscribe(t.site1, ['feedback'])
+    const out = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: {} }))
     expect(out.deliveryIds).toEqual([])
-    expect(t.store.webhooks.queueStats(t.clock.now()).depth).toBe(0)
+    expect((await t.store.webhooks.queueStats(t.clock.now())).depth).toBe(0)
   })
 })

@@ -74,7 +74,7 @@ export interface WebhookTestApp extends TestApp {
  * the wall clock, for tests of its own timers.
  */
 export async function createWebhookTestApp(env: Record<string, string> = {}, opts: { realClock?: boolean } = {}): Promise<WebhookTestApp> {
-  const t = createTestApp(
+  const t = await createTestApp(
     { MLC_WEBHOOK_ALLOW_PRIVATE: '1', MLC_WEBHOOK_TIMEOUT_MS: '2000', ...env },
     {
       webhooks: ({ store, clock, config, dataDir }) => {
@@ -89,16 +89,16 @@ export async function createWebhookTestApp(env: Record<string, string> = {}, opt
   return Object.assign(t, {
     async close() {
       await t.app.webhooks.stop()
-      t.cleanup()
+      await t.cleanup()
     },
   })
 }
 
-/** Polls `fn` until it returns a truthy value; throws after `ms`. */
-export async function until<T>(fn: () => T | null | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
+/** Polls `fn` (which may read the store, answering a promise) until it gives a truthy value; throws after `ms`. */
+export async function until<T>(fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
-    const v = fn()
+    const v = await fn()
     if (v) return v
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await Bun.sleep(5)

@@ -27,21 +27,28 @@ async function subscribe(app: WebhookTestApp, url: string, events = ['*']): Prom
   return res.body.data
 }
 
-function emit(app: WebhookTestApp, payload: Record<string, unknown> = { session_id: 's_1' }, type: 'handoff' | 'feedback' = 'handoff') {
-  const out = app.store.transaction(() => enqueueEvent(app.store, app.clock, { siteId: app.site1, type, payload }))
+async function emit(app: WebhookTestApp, payload: Record<string, unknown> = { session_id: 's_1' }, type: 'handoff' | 'feedback' = 'handoff') {
+  const out = await app.store.transaction((tx) => enqueueEvent(tx, app.clock, { siteId: app.site1, type, payload }))
   app.app.webhooks.wake()
   return out
 }
 
-function delivery(app: WebhookTestApp, id: string) {
-  const row = app.store.webhooks.getDelivery(app.site1, id)
+async function delivery(app: WebhookTestApp, id: string) {
+  const row = await app.store.webhooks.getDelivery(app.site1, id)
   if (!row) throw new Error(`no delivery ${id}`)
   return row
 }
 
 /** Waits until the delivery has `n` recorded attempts. */
 function attempts(app: WebhookTestApp, id: string, n: number) {
-  return until(() => delivery(app, id).attempts >= n && delivery(app, id).lease_until_ms === null && delivery(app, id), 5000, `attempt ${n} of ${id}`)
+  return until(
+    async () => {
+      const row = await delivery(app, id)
+      return row.attempts >= n && row.lease_until_ms === null && row
+    },
+    5000,
+    `attempt ${n} of ${id}`,
+  )
 }
 
 /** Moves the test clock and tells the worker. */
@@ -57,10 +64,10 @@ describe('retry schedule', () => {
     rx.respond(() => new Response('down', { status: 500 }))
     await subscribe(t, rx.url)
     const t0 = t.clock.now()
-    const { eventId, deliveryIds } = emit(t)
+    const { eventId, deliveryIds } = await emit(t)
     const id = deliveryIds[0] as string
     await attempts(t, id, 1)
-    expect(delivery(t, id)).toMatchObject({ status: 'failed', next_attempt_ms: t0 + 30_000 })
+    expect(await delivery(t, id)).toMatchObject({ status: 'failed', next_attempt_ms: t0 + 30_000 })
     const gaps = [30, 120, 600, 3600, 21600]
     for (const [i, gap] of gaps.entries()) {
       // One second early: nothing is sent.
@@ -70,7 +77,7 @@ describe('retry schedule', () => {
       advance(t, 1000)
       await attempts(t, id, i + 2)
     }
-    const final = delivery(t, id)
+    const final = await delivery(t, id)
     expect(final).toMatchObject({ status: 'dead', attempts: 6, next_attempt_ms: null, last_status_code: 500, last_error: 'http' })
     const log = (await t.call('GET', `/v1/webhook_deliveries/${id}`)).body.data.attempt_log
     const offsets = log.map((a: any) => (Date.parse(a.at) - t0) / 1000)
@@ -89,13 +96,13 @@ describe('retry schedule', () => {
     const rx = receiver()
     rx.respond(() => new Response('', { status: 502 }))
     await subscribe(t, rx.url)
-    const id = emit(t).deliveryIds[0] as string
+    const id = (await emit(t)).deliveryIds[0] as string
     await attempts(t, id, 1)
     advance(t, 1000)
     await attempts(t, id, 2)
     advance(t, 2000)
     await attempts(t, id, 3)
-    expect(delivery(t, id).status).toBe('dead')
+    expect((await delivery(t, id)).status).toBe('dead')
   })
 
   test('a success after failures ends the schedule', async () => {
@@ -103,13 +110,13 @@ describe('retry schedule', () => {
     const rx = receiver()
     rx.respond((_, n) => new Response('', { status: n < 3 ? 503 : 204 }))
     await subscribe(t, rx.url)
-    const id = emit(t).deliveryIds[0] as string
+    const id = (await emit(t)).deliveryIds[0] as string
     await attempts(t, id, 1)
     advance(t, 30_000)
     await attempts(t, id, 2)
     advance(t, 120_000)
     await attempts(t, id, 3)
-    expect(delivery(t, id)).toMatchObject({ status: 'succeeded', next_attempt_ms: null, last_status_code: 204, last_error: null })
+    expect(await delivery(t, id)).toMatchObject({ status: 'succeeded', next_attempt_ms: null, last_status_code: 204, last_error: null })
   })
 
   const retryAfter: [number, string, (now: number) => string, number][] = [
@@ -125,9 +132,9 @@ describe('retry schedule', () => {
       const rx = receiver()
       rx.respond(() => new Response('', { status, headers: { 'retry-after': header(app.clock.now()) } }))
       await subscribe(t, rx.url)
-      const id = emit(t).deliveryIds[0] as string
+      const id = (await emit(t)).deliveryIds[0] as string
       await attempts(t, id, 1)
-      expect(delivery(t, id).next_attempt_ms).toBe(t.clock.now() + expected)
+      expect((await delivery(t, id)).next_attempt_ms).toBe(t.clock.now() + expected)
     })
   }
 })
@@ -140,17 +147,17 @@ describe('410 Gone', () => {
     gone.respond((_, n) => new Response('', { status: n === 1 ? 500 : 410 }))
     const sub = await subscribe(t, gone.url)
     await subscribe(t, fine.url)
-    const first = emit(t, { n: 1 })
+    const first = await emit(t, { n: 1 })
     await attempts(t, first.deliveryIds[0] as string, 1)
-    const second = emit(t, { n: 2 })
+    const second = await emit(t, { n: 2 })
     await attempts(t, second.deliveryIds[0] as string, 1)
-    expect(delivery(t, second.deliveryIds[0] as string)).toMatchObject({ status: 'dead', last_status_code: 410, next_attempt_ms: null })
+    expect(await delivery(t, second.deliveryIds[0] as string)).toMatchObject({ status: 'dead', last_status_code: 410, next_attempt_ms: null })
     const s = (await t.call('GET', `/v1/webhook_subscriptions/${sub.id}`)).body.data
     expect(s).toMatchObject({ active: false, disabled_reason: 'gone' })
-    expect(delivery(t, first.deliveryIds[0] as string)).toMatchObject({ status: 'dead', next_attempt_ms: null })
+    expect(await delivery(t, first.deliveryIds[0] as string)).toMatchObject({ status: 'dead', next_attempt_ms: null })
     await fine.waitFor(2)
     // New events skip the inactive subscription.
-    expect(emit(t, { n: 3 }).deliveryIds).toHaveLength(1)
+    expect((await emit(t, { n: 3 })).deliveryIds).toHaveLength(1)
     await fine.waitFor(3)
     advance(t, 3600_000)
     await Bun.sleep(50)
@@ -184,11 +191,14 @@ describe('attempt errors and the delivery log', () => {
     ]
     const subs: { id: number; secret: string }[] = []
     for (const [url] of cases) subs.push(await subscribe(t, url))
-    const { deliveryIds } = emit(t)
+    const { deliveryIds } = await emit(t)
     expect(deliveryIds).toHaveLength(cases.length)
     for (const [i, [, error, status]] of cases.entries()) {
       const row = await until(
-        () => t?.store.webhooks.listDeliveries(t.site1, { subscriptionId: subs[i]?.id as number, status: null, event: null, beforeSeq: null, limit: 1 })[0],
+        async () =>
+          (
+            await t?.store.webhooks.listDeliveries(t.site1, { subscriptionId: subs[i]?.id as number, status: null, event: null, beforeSeq: null, limit: 1 })
+          )?.[0],
         5000,
       )
       await attempts(t, row.id, 1)
@@ -204,7 +214,9 @@ describe('attempt errors and the delivery log', () => {
     // The redirect was not followed.
     expect(redirect.received).toHaveLength(1)
     expect(target.received).toHaveLength(0)
-    const bigRow = t.store.webhooks.listDeliveries(t.site1, { subscriptionId: subs[4]?.id as number, status: null, event: null, beforeSeq: null, limit: 1 })[0]
+    const bigRow = (
+      await t.store.webhooks.listDeliveries(t.site1, { subscriptionId: subs[4]?.id as number, status: null, event: null, beforeSeq: null, limit: 1 })
+    )[0]
     const bigLog = (await t.call('GET', `/v1/webhook_deliveries/${bigRow?.id}`)).body.data.attempt_log[0]
     expect(Buffer.byteLength(bigLog.response_body)).toBeLessThanOrEqual(4096)
     expect(Buffer.byteLength(bigLog.response_body)).toBeGreaterThan(4090)
@@ -215,8 +227,8 @@ describe('attempt errors and the delivery log', () => {
     // Private addresses are NOT allowed here; the subscription is written directly, as if its DNS changed after creation.
     t = await createWebhookTestApp({ MLC_WEBHOOK_ALLOW_PRIVATE: '0' })
     const rx = receiver()
-    t.store.webhooks.insertSubscription(t.site1, rx.url, '["*"]', '', 'whsec_dGVzdA==', t.clock.now())
-    const id = emit(t).deliveryIds[0] as string
+    await t.store.webhooks.insertSubscription(t.site1, rx.url, '["*"]', '', 'whsec_dGVzdA==', t.clock.now())
+    const id = (await emit(t)).deliveryIds[0] as string
     const row = await attempts(t, id, 1)
     expect(row).toMatchObject({ status: 'failed', last_error: 'refused', last_status_code: null })
     const log = (await t.call('GET', `/v1/webhook_deliveries/${id}`)).body.data.attempt_log
@@ -247,14 +259,14 @@ describe('concurrency', () => {
     const fast = receiver()
     for (const s of stuck) await subscribe(t, s.url)
     // Ten events for the stuck endpoints first: with one global limit they would fill every slot.
-    for (let i = 0; i < 10; i++) emit(t, { n: i })
+    for (let i = 0; i < 10; i++) await emit(t, { n: i })
     await until(() => open === 4, 3000, 'four stuck requests')
     await Bun.sleep(100)
     expect(stuck.map((s) => s.received.length)).toEqual([2, 2])
     expect(maxOpen).toBe(4)
     // Global limit reached: a new subscription waits for a free slot, then gets it.
     await subscribe(t, fast.url)
-    emit(t, { n: 'fast' })
+    await emit(t, { n: 'fast' })
     await Bun.sleep(100)
     expect(fast.received).toHaveLength(0)
     release()
@@ -277,7 +289,7 @@ describe('concurrency', () => {
     const fast = receiver()
     await subscribe(t, stuck.url)
     await subscribe(t, fast.url)
-    for (let i = 0; i < 20; i++) emit(t, { n: i })
+    for (let i = 0; i < 20; i++) await emit(t, { n: i })
     await fast.waitFor(20)
     expect(stuck.received).toHaveLength(2)
     release()
@@ -293,7 +305,7 @@ describe('waking and sleeping (wall clock)', () => {
     await subscribe(t, rx.url)
     t.clock.set(Date.now())
     const sent = Date.now()
-    const id = emit(t).deliveryIds[0] as string
+    const id = (await emit(t)).deliveryIds[0] as string
     // Bounds are loose for loaded CI machines; with nothing but wake and timer (the idle check is
     // 60 s), anything this side of a second can only be the wake and the retry timer.
     const [first] = await rx.waitFor(1, 2000)
@@ -302,7 +314,7 @@ describe('waking and sleeping (wall clock)', () => {
     const gap = (second?.atMs as number) - (first?.atMs as number)
     expect(gap).toBeGreaterThanOrEqual(590)
     expect(gap).toBeLessThan(1500)
-    await until(() => delivery(t as WebhookTestApp, id).status === 'succeeded', 2000)
+    await until(async () => (await delivery(t as WebhookTestApp, id)).status === 'succeeded', 2000)
   })
 })
 
@@ -321,18 +333,19 @@ describe('shutdown', () => {
     })
     await subscribe(t, quick.url)
     await subscribe(t, hung.url)
-    const { deliveryIds } = emit(t)
+    const { deliveryIds } = await emit(t)
     await quick.waitFor(1)
     await hung.waitFor(1)
     const started = Date.now()
     await t.app.webhooks.stop()
     // Grace is half the timeout: 1 s.
     expect(Date.now() - started).toBeLessThan(1800)
-    const rows = deliveryIds.map((id) => delivery(t as WebhookTestApp, id))
+    const rows: Awaited<ReturnType<typeof delivery>>[] = []
+    for (const id of deliveryIds) rows.push(await delivery(t as WebhookTestApp, id))
     const done = rows.find((r) => r.status === 'succeeded')
     const back = rows.find((r) => r.status === 'pending')
     expect(done?.attempts).toBe(1)
     expect(back).toMatchObject({ attempts: 0, lease_until_ms: null, next_attempt_ms: t.clock.now() })
-    expect(t.app.webhooks.status()).toMatchObject({ alive: false, queue_depth: 1, in_flight: 0 })
+    expect(await t.app.webhooks.status()).toMatchObject({ alive: false, queue_depth: 1, in_flight: 0 })
   })
 })

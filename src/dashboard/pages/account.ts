@@ -41,13 +41,13 @@ function preSession(kit: Kit, request: Request): { nonce: string; setCookie: str
   return { nonce, setCookie: cookie(kit, request, PRE_SESSION_COOKIE, nonce, PRE_SESSION_MAX_AGE_S, DASHBOARD) }
 }
 
-function checkPreCsrf(kit: Kit, request: Request, given: string): void {
+async function checkPreCsrf(kit: Kit, request: Request, given: string): Promise<void> {
   const nonce = cookiesOf(request).get(PRE_SESSION_COOKIE)
-  if (!nonce || !DashboardSessions.sameToken(kit.sessions.preCsrfFor(nonce), given)) throw new CsrfError()
+  if (!nonce || !DashboardSessions.sameToken(await kit.sessions.preCsrfFor(nonce), given)) throw new CsrfError()
 }
 
-function signInForm(kit: Kit, o: { csrf: string; email?: string; next?: string; error?: unknown; notice?: string | null }): Html {
-  const noAdmins = kit.deps.store.admins.count() === 0
+async function signInForm(kit: Kit, o: { csrf: string; email?: string; next?: string; error?: unknown; notice?: string | null }): Promise<Html> {
+  const noAdmins = (await kit.deps.store.admins.count()) === 0
   return publicPage(
     'Sign in',
     html`<h1>Sign in</h1>
@@ -135,7 +135,7 @@ export function accountRoutes(kit: Kit) {
       if (await kit.sessions.read(cookiesOf(request).get(SESSION_COOKIE))) return redirect(safeNext(url.searchParams.get('next')))
       const { nonce, setCookie } = preSession(kit, request)
       const notice = url.searchParams.has('signed_out') ? 'You are signed out.' : url.searchParams.has('expired') ? 'Your session ended. Sign in again.' : null
-      const body = signInForm(kit, { csrf: kit.sessions.preCsrfFor(nonce), next: url.searchParams.get('next') ?? '', notice })
+      const body = await signInForm(kit, { csrf: await kit.sessions.preCsrfFor(nonce), next: url.searchParams.get('next') ?? '', notice })
       return refuse(200, body, setCookie)
     })
     .post('/sign-in', async ({ request, body }) => {
@@ -143,10 +143,15 @@ export function accountRoutes(kit: Kit) {
       const email = form.get('email').trim().toLowerCase()
       const ip = kit.ip(request)
       const { nonce, setCookie } = preSession(kit, request)
-      const again = (status: number, error: unknown, extra: Record<string, string> = {}) =>
-        refuse(status, signInForm(kit, { csrf: kit.sessions.preCsrfFor(nonce), email: form.get('email'), next: form.get('next'), error }), setCookie, extra)
+      const again = async (status: number, error: unknown, extra: Record<string, string> = {}) =>
+        refuse(
+          status,
+          await signInForm(kit, { csrf: await kit.sessions.preCsrfFor(nonce), email: form.get('email'), next: form.get('next'), error }),
+          setCookie,
+          extra,
+        )
       try {
-        checkPreCsrf(kit, request, form.get('csrf'))
+        await checkPreCsrf(kit, request, form.get('csrf'))
       } catch (err) {
         return again(403, err)
       }
@@ -161,13 +166,13 @@ export function accountRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const form = formOf(body)
       if (!DashboardSessions.sameToken(ctx.csrf, form.get('csrf'))) throw new CsrfError()
-      kit.sessions.end(ctx.session.id)
+      await kit.sessions.end(ctx.session.id)
       kit.live.endSession(ctx.session.id)
       return redirect(`${DASHBOARD}/sign-in?signed_out=1`, { 'set-cookie': cookie(kit, request, SESSION_COOKIE, '', 0) })
     })
-    .get('/setup', ({ request }) => {
+    .get('/setup', async ({ request }) => {
       const token = new URL(request.url).searchParams.get('token') ?? ''
-      if (!setupLinkUsable(store, kit.deps.clock, token)) {
+      if (!(await setupLinkUsable(store, kit.deps.clock, token))) {
         return htmlResponse(
           publicPage(
             'Setup link not valid',
@@ -177,20 +182,20 @@ export function accountRoutes(kit: Kit) {
         )
       }
       const { nonce, setCookie } = preSession(kit, request)
-      return refuse(200, setupForm({ csrf: kit.sessions.preCsrfFor(nonce), token }), setCookie)
+      return refuse(200, setupForm({ csrf: await kit.sessions.preCsrfFor(nonce), token }), setCookie)
     })
     .post('/setup', async ({ request, body }) => {
       const form = formOf(body)
       const { nonce, setCookie } = preSession(kit, request)
       try {
-        checkPreCsrf(kit, request, form.get('csrf'))
+        await checkPreCsrf(kit, request, form.get('csrf'))
         const admin = await createFirstAdmin(store, kit.deps.clock, form.get('token'), { email: form.get('email'), password: form.get('password') })
         return startSession(kit, request, admin, TOKENS_PATH)
       } catch (err) {
         if (!(err instanceof ApiError)) throw err
         return refuse(
           err.status,
-          setupForm({ csrf: kit.sessions.preCsrfFor(nonce), token: form.get('token'), email: form.get('email'), error: err }),
+          setupForm({ csrf: await kit.sessions.preCsrfFor(nonce), token: form.get('token'), email: form.get('email'), error: err }),
           setCookie,
         )
       }

@@ -57,22 +57,26 @@ function sessionItem(ctx: PageContext, s: Session, current: string | null): Html
 <span class="muted">${reason} · ${timeIso(s.last_activity_utc)}</span></li>`
 }
 
-function lists(ctx: PageContext, current: string | null): Html {
+async function lists(ctx: PageContext, current: string | null): Promise<Html> {
   const { chat } = ctx.kit.deps
-  const section = (status: Session['status'], title: string, limit: number, empty: string) => {
-    const page = listSessions(chat, ctx.site.id, { status, limit })
+  const section = async (status: Session['status'], title: string, limit: number, empty: string) => {
+    const page = await listSessions(chat, ctx.site.id, { status, limit })
     const id = `list-${status}`
     return html`<section class="card" aria-labelledby="${id}"><h2 id="${id}">${title} <span class="badge ${STATUS_BADGE[status] ?? ''}">${page.items.length}${page.has_more ? '+' : ''}</span></h2>
 ${page.items.length ? html`<ul class="sessions">${page.items.map((s) => sessionItem(ctx, s, current))}</ul>` : html`<p class="muted">${empty}</p>`}</section>`
   }
-  return html`${section('waiting_human', 'Waiting for a human', 50, 'Nobody is waiting.')}
-${section('human', 'With an agent', 50, 'No chats with agents.')}
-${section('bot', 'With the bot', 20, 'No chats with the bot.')}
-${section('closed', 'Recently closed', 10, 'None yet.')}`
+  const waiting = await section('waiting_human', 'Waiting for a human', 50, 'Nobody is waiting.')
+  const human = await section('human', 'With an agent', 50, 'No chats with agents.')
+  const bot = await section('bot', 'With the bot', 20, 'No chats with the bot.')
+  const closed = await section('closed', 'Recently closed', 10, 'None yet.')
+  return html`${waiting}
+${human}
+${bot}
+${closed}`
 }
 
-function transcriptView(ctx: PageContext, id: string): { html: Html; closed: boolean } {
-  const t = getTranscript(ctx.kit.deps.chat, ctx.site.id, id, 'session')
+async function transcriptView(ctx: PageContext, id: string): Promise<{ html: Html; closed: boolean }> {
+  const t = await getTranscript(ctx.kit.deps.chat, ctx.site.id, id, 'session')
   const visitor = t.visitor
   const items = t.messages.map(
     (m) =>
@@ -93,10 +97,11 @@ ${
   }
 }
 
-function inboxView(ctx: PageContext, o: { error?: unknown; status?: number; draft?: string } = {}): Response {
+async function inboxView(ctx: PageContext, o: { error?: unknown; status?: number; draft?: string } = {}): Promise<Response> {
   const current = ctx.url.searchParams.get('session')
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
-  const chat = current ? transcriptView(ctx, current) : null
+  const chat = current ? await transcriptView(ctx, current) : null
+  const sessionLists = await lists(ctx, current)
   const composer =
     chat && !chat.closed
       ? html`<form method="post" action="${href(ctx, INBOX_PATH, { session: current ?? '' })}" class="card" aria-label="Reply to the visitor">
@@ -113,7 +118,7 @@ ${csrfField(ctx)}<input type="hidden" name="action" value="reply"><input type="h
       html`${noticeBox(notice)}${errorBox(o.error)}
 <p id="live-status" role="status" class="muted">Connecting for live updates…</p>
 <div class="inbox" data-live-ws="${LIVE_PATH}?site=${ctx.site.id}" data-live="connecting">
-<div id="inbox-lists" class="inbox-lists" data-live-region>${lists(ctx, current)}</div>
+<div id="inbox-lists" class="inbox-lists" data-live-region>${sessionLists}</div>
 <div class="inbox-chat">
 ${chat ? html`<section id="chat-transcript" class="card" aria-labelledby="chat-heading" data-live-region>${chat.html}</section>${composer}` : html`<p class="muted">Open a chat to read it and reply.</p>`}
 </div>
@@ -137,7 +142,7 @@ export function inboxRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const id = ctx.url.searchParams.get('session')
       if (id && ctx.url.searchParams.get('confirm') === 'close') {
-        const s = getSession(chat, ctx.site.id, id)
+        const s = await getSession(chat, ctx.site.id, id)
         return confirmPage(ctx, {
           title: 'Close chat',
           question: `Close the chat with ${who(s.visitor)}?`,
@@ -158,9 +163,9 @@ export function inboxRoutes(kit: Kit) {
       if (!id) throw new BadRequestError('session is required', 'session')
       if (form.get('action') === 'reply') {
         return attempt(
-          () => {
+          async () => {
             const input = checkInput(PostMessageBody, { session_id: id, text: form.get('text') })
-            agentReply(chat, ctx.site.id, input, authorOf(ctx))
+            await agentReply(chat, ctx.site.id, input, authorOf(ctx))
             return redirect(href(ctx, INBOX_PATH, { session: id, notice: 'sent' }))
           },
           (err) => inboxView(ctx, { error: err, status: err.status, draft: form.get('text') }),
@@ -168,8 +173,8 @@ export function inboxRoutes(kit: Kit) {
       }
       if (form.get('action') === 'close') {
         return attempt(
-          () => {
-            sessionAction(chat, ctx.site.id, id, 'close')
+          async () => {
+            await sessionAction(chat, ctx.site.id, id, 'close')
             return redirect(href(ctx, INBOX_PATH, { session: id, notice: 'closed' }))
           },
           (err) => inboxView(ctx, { error: err, status: err.status }),

@@ -42,9 +42,13 @@ function excerpt(a: KbArticle): string {
   return a.body.length > 160 ? `${a.body.slice(0, 157)}…` : a.body
 }
 
-function listView(ctx: PageContext, o: { draft?: { title: string; body: string }; error?: unknown; status?: number } = {}): Response {
+async function listView(ctx: PageContext, o: { draft?: { title: string; body: string }; error?: unknown; status?: number } = {}): Promise<Response> {
   const q = ctx.url.searchParams.get('q')?.trim() ?? ''
-  const result = listKbArticles(ctx.kit.deps.store, ctx.site.id, { limit: 50, cursor: ctx.url.searchParams.get('cursor') ?? undefined, q: q || undefined })
+  const result = await listKbArticles(ctx.kit.deps.store, ctx.site.id, {
+    limit: 50,
+    cursor: ctx.url.searchParams.get('cursor') ?? undefined,
+    q: q || undefined,
+  })
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   const rows = result.items.map(
     (a) => html`<tr>
@@ -104,11 +108,11 @@ export function kbRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const q = ctx.url.searchParams
       if (q.has('edit')) {
-        const a = getKbArticle(store, ctx.site.id, idParam(q.get('edit')))
+        const a = await getKbArticle(store, ctx.site.id, idParam(q.get('edit')))
         return editView(ctx, a.id, a)
       }
       if (q.get('confirm') === 'delete') {
-        const a = getKbArticle(store, ctx.site.id, idParam(q.get('id')))
+        const a = await getKbArticle(store, ctx.site.id, idParam(q.get('id')))
         return confirmPage(ctx, {
           title: 'Delete article',
           question: `Delete the article “${a.title}”?`,
@@ -130,8 +134,8 @@ export function kbRoutes(kit: Kit) {
       const draft = { title: form.get('title'), body: form.get('body') }
       if (action === 'create') {
         return attempt(
-          () => {
-            createKbArticle(store, clock, ctx.site.id, checkInput(CreateKbArticleBody, draft))
+          async () => {
+            await createKbArticle(store, clock, ctx.site.id, checkInput(CreateKbArticleBody, draft))
             return redirect(href(ctx, KB_PATH, { notice: 'created' }))
           },
           (err) => listView(ctx, { draft, error: err, status: err.status }),
@@ -140,15 +144,15 @@ export function kbRoutes(kit: Kit) {
       const id = idParam(form.get('id'))
       if (action === 'update') {
         return attempt(
-          () => {
-            updateKbArticle(store, clock, ctx.site.id, id, checkInput(UpdateKbArticleBody, draft))
+          async () => {
+            await updateKbArticle(store, clock, ctx.site.id, id, checkInput(UpdateKbArticleBody, draft))
             return redirect(href(ctx, KB_PATH, { notice: 'updated' }))
           },
           (err) => editView(ctx, id, draft, { error: err, status: err.status }),
         )
       }
       if (action === 'delete') {
-        deleteKbArticle(store, ctx.site.id, id)
+        await deleteKbArticle(store, ctx.site.id, id)
         return redirect(href(ctx, KB_PATH, { notice: 'deleted' }))
       }
       throw new BadRequestError('action must be create, update or delete', 'action')

@@ -246,8 +246,8 @@ function draftOf(form: Form, extraRow = false): Draft {
   return { id: form.has('id') ? Number(form.get('id')) : undefined, name: form.get('name'), match: form.get('match'), rows, json: form.get('rule_json') }
 }
 
-function listView(ctx: PageContext, o: { draft?: Draft; error?: unknown; status?: number } = {}): Response {
-  const segments = listSegments(ctx.kit.deps.store, ctx.site.id)
+async function listView(ctx: PageContext, o: { draft?: Draft; error?: unknown; status?: number } = {}): Promise<Response> {
+  const segments = await listSegments(ctx.kit.deps.store, ctx.site.id)
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   const rows = segments.map(
     (s) => html`<tr>
@@ -298,7 +298,7 @@ export function segmentRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const q = ctx.url.searchParams
       if (q.has('edit')) {
-        const s = getSegment(store, ctx.site.id, idParam(q.get('edit')))
+        const s = await getSegment(store, ctx.site.id, idParam(q.get('edit')))
         const flat = rowsOfRule(s.rule)
         const draft: Draft = flat
           ? { id: s.id, name: s.name, match: flat.match, rows: flat.rows, json: '' }
@@ -306,7 +306,7 @@ export function segmentRoutes(kit: Kit) {
         return editView(ctx, draft, { members: s.member_count })
       }
       if (q.get('confirm') === 'delete') {
-        const s = getSegment(store, ctx.site.id, idParam(q.get('id')))
+        const s = await getSegment(store, ctx.site.id, idParam(q.get('id')))
         return confirmPage(ctx, {
           title: 'Delete segment',
           question: `Delete segment “${s.name}”?`,
@@ -330,16 +330,16 @@ export function segmentRoutes(kit: Kit) {
         return action === 'update' ? editView(ctx, draft) : listView(ctx, { draft })
       }
       if (action === 'delete') {
-        deleteSegment(store, ctx.site.id, idParam(form.get('id')))
+        await deleteSegment(store, ctx.site.id, idParam(form.get('id')))
         return redirect(href(ctx, SEGMENTS_PATH, { notice: 'deleted' }))
       }
       if (action !== 'create' && action !== 'update') throw new NotFoundError('Unknown action.', 'action')
       const draft = draftOf(form)
       return attempt(
-        () => {
+        async () => {
           const input = { name: form.get('name'), rule: ruleOf(form) }
-          if (action === 'create') createSegment(store, clock, ctx.site.id, checkInput(CreateSegmentBody, input))
-          else updateSegment(store, clock, ctx.site.id, idParam(form.get('id')), checkInput(UpdateSegmentBody, input))
+          if (action === 'create') await createSegment(store, clock, ctx.site.id, checkInput(CreateSegmentBody, input))
+          else await updateSegment(store, clock, ctx.site.id, idParam(form.get('id')), checkInput(UpdateSegmentBody, input))
           return redirect(href(ctx, SEGMENTS_PATH, { notice: action === 'create' ? 'created' : 'updated' }))
         },
         (err) => {

@@ -64,8 +64,8 @@ function chatInputOf(form: Form): { max_bot_replies: number; min_confidence: num
   return { max_bot_replies: value('max_bot_replies'), min_confidence: value('min_confidence') }
 }
 
-function chatSection(ctx: PageContext, draft?: ChatDraft): Html {
-  const current = chatSettings(ctx.kit.deps.store, ctx.site.id)
+async function chatSection(ctx: PageContext, draft?: ChatDraft): Promise<Html> {
+  const current = await chatSettings(ctx.kit.deps.store, ctx.site.id)
   const d = draft ?? { max_bot_replies: String(current.max_bot_replies), min_confidence: String(current.min_confidence) }
   const isDefault = (k: keyof typeof DEFAULT_CHAT_SETTINGS) => (current[k] === DEFAULT_CHAT_SETTINGS[k] ? ' (default)' : '')
   return html`<section class="card" aria-labelledby="chat-h"><h2 id="chat-h">Chat bot</h2>
@@ -90,13 +90,17 @@ function secretPanel(secret: string, heading: string): Html {
 </section>`
 }
 
-function settingsView(ctx: PageContext, o: { secret?: { value: string; heading: string }; chat?: ChatDraft; error?: unknown; status?: number } = {}): Response {
+async function settingsView(
+  ctx: PageContext,
+  o: { secret?: { value: string; heading: string }; chat?: ChatDraft; error?: unknown; status?: number } = {},
+): Promise<Response> {
   const { store } = ctx.kit.deps
-  const site = store.sites.byId(ctx.site.id) ?? ctx.site
-  const settings = getSiteSettings(store, site.id)
+  const site = (await store.sites.byId(ctx.site.id)) ?? ctx.site
+  const settings = await getSiteSettings(store, site.id)
   const owner = ctx.admin.all_sites === 1
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   const snippet = installSnippet(settings.publishable_key, apiOrigin(ctx))
+  const chat = await chatSection(ctx, o.chat)
   const planForm = owner
     ? html`<form method="post" action="${href(ctx, SETTINGS_PATH)}">${csrfField(ctx)}<input type="hidden" name="action" value="plan">
 <label for="site-name">Site name</label><input id="site-name" name="name" type="text" maxlength="100" required value="${site.name}">
@@ -128,7 +132,7 @@ ${planForm}</section>
 <p><button type="submit">Save verification setting</button></p></form>
 <p><a class="button secondary" href="${href(ctx, SETTINGS_PATH, { confirm: 'rotate' })}">Rotate identity secret</a></p>
 </section>
-${chatSection(ctx, o.chat)}`,
+${chat}`,
       SETTINGS_PATH,
     ),
     o.status,
@@ -162,22 +166,22 @@ export function settingsRoutes(kit: Kit) {
       const again = (err: { status: number }) => settingsView(ctx, { error: err, status: err.status })
       if (action === 'plan') {
         if (ctx.admin.all_sites !== 1) throw new ForbiddenError('Only the install owner can change the plan.')
-        return attempt(() => {
-          updateSite(store, ctx.site.id, { name: form.get('name').trim() || undefined, plan: form.get('plan') })
+        return attempt(async () => {
+          await updateSite(store, ctx.site.id, { name: form.get('name').trim() || undefined, plan: form.get('plan') })
           return redirect(href(ctx, SETTINGS_PATH, { notice: 'plan' }))
         }, again)
       }
       if (action === 'identity') {
         const required = form.get('identity_required') === '1'
-        const out = updateSiteSettings(store, ctx.site.id, { identity_required: required })
+        const out = await updateSiteSettings(store, ctx.site.id, { identity_required: required })
         if (out.identity_secret)
           return settingsView(ctx, { secret: { value: out.identity_secret, heading: 'Verification required: your new identity secret' } })
         return redirect(href(ctx, SETTINGS_PATH, { notice: required ? 'identity_on' : 'identity_off' }))
       }
       if (action === 'chat') {
         return attempt(
-          () => {
-            updateChatSettings(store, clock, ctx.site.id, checkInput(UpdateChatSettingsBody, chatInputOf(form)))
+          async () => {
+            await updateChatSettings(store, clock, ctx.site.id, checkInput(UpdateChatSettingsBody, chatInputOf(form)))
             return redirect(href(ctx, SETTINGS_PATH, { notice: 'chat' }))
           },
           (err) =>
@@ -189,7 +193,7 @@ export function settingsRoutes(kit: Kit) {
         )
       }
       if (action === 'rotate') {
-        const out = rotateIdentitySecret(store, ctx.site.id)
+        const out = await rotateIdentitySecret(store, ctx.site.id)
         return settingsView(ctx, { secret: { value: out.identity_secret, heading: 'Your new identity secret' } })
       }
       throw new NotFoundError('Unknown action.', 'action')

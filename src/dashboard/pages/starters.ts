@@ -55,8 +55,8 @@ function inputOf(form: Form): { prompt: string; position?: number; enabled: bool
   return { prompt: form.get('prompt'), ...(pos === '' ? {} : { position: Number(pos) }), enabled: form.get('enabled') === '1' }
 }
 
-function listView(ctx: PageContext, o: { draft?: Draft; error?: unknown; status?: number } = {}): Response {
-  const starters = listStarters(ctx.kit.deps.store, ctx.site.id, true)
+async function listView(ctx: PageContext, o: { draft?: Draft; error?: unknown; status?: number } = {}): Promise<Response> {
+  const starters = await listStarters(ctx.kit.deps.store, ctx.site.id, true)
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   const rows = starters.map(
     (s) => html`<tr>
@@ -115,11 +115,11 @@ export function starterRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const q = ctx.url.searchParams
       if (q.has('edit')) {
-        const s = getStarter(store, ctx.site.id, idParam(q.get('edit')))
+        const s = await getStarter(store, ctx.site.id, idParam(q.get('edit')))
         return editView(ctx, s.id, draftOfStarter(s))
       }
       if (q.get('confirm') === 'delete') {
-        const s = getStarter(store, ctx.site.id, idParam(q.get('id')))
+        const s = await getStarter(store, ctx.site.id, idParam(q.get('id')))
         return confirmPage(ctx, {
           title: 'Delete starter',
           question: `Delete the starter “${s.prompt}”?`,
@@ -140,8 +140,8 @@ export function starterRoutes(kit: Kit) {
       const draft: Draft = { prompt: form.get('prompt'), position: form.get('position'), enabled: form.get('enabled') === '1' }
       if (action === 'create') {
         return attempt(
-          () => {
-            createStarter(store, clock, ctx.site.id, checkInput(CreateStarterBody, inputOf(form)))
+          async () => {
+            await createStarter(store, clock, ctx.site.id, checkInput(CreateStarterBody, inputOf(form)))
             return redirect(href(ctx, STARTERS_PATH, { notice: 'created' }))
           },
           (err) => listView(ctx, { draft, error: err, status: err.status }),
@@ -150,20 +150,20 @@ export function starterRoutes(kit: Kit) {
       const id = idParam(form.get('id'))
       if (action === 'update') {
         return attempt(
-          () => {
-            updateStarter(store, ctx.site.id, id, checkInput(UpdateStarterBody, inputOf(form)))
+          async () => {
+            await updateStarter(store, ctx.site.id, id, checkInput(UpdateStarterBody, inputOf(form)))
             return redirect(href(ctx, STARTERS_PATH, { notice: 'updated' }))
           },
           (err) => editView(ctx, id, draft, { error: err, status: err.status }),
         )
       }
       if (action === 'toggle') {
-        const s = getStarter(store, ctx.site.id, id)
-        updateStarter(store, ctx.site.id, id, { enabled: !s.enabled })
+        const s = await getStarter(store, ctx.site.id, id)
+        await updateStarter(store, ctx.site.id, id, { enabled: !s.enabled })
         return redirect(href(ctx, STARTERS_PATH, { notice: s.enabled ? 'disabled' : 'enabled' }))
       }
       if (action === 'delete') {
-        deleteStarter(store, ctx.site.id, id)
+        await deleteStarter(store, ctx.site.id, id)
         return redirect(href(ctx, STARTERS_PATH, { notice: 'deleted' }))
       }
       throw new NotFoundError('Unknown action.', 'action')

@@ -35,8 +35,8 @@ function tagFields(prefix: string, tag: { name?: string; color?: string }): Html
 <input id="${prefix}-color" name="color" type="color" value="${tag.color ?? '#2563eb'}">`
 }
 
-function tagsView(ctx: PageContext, o: { error?: unknown; draft?: { name: string; color: string }; status?: number } = {}) {
-  const tags = listTags(ctx.kit.deps.store, ctx.site.id)
+async function tagsView(ctx: PageContext, o: { error?: unknown; draft?: { name: string; color: string }; status?: number } = {}): Promise<Response> {
+  const tags = await listTags(ctx.kit.deps.store, ctx.site.id)
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   const rows = tags.map(
     (t) => html`<tr>
@@ -91,9 +91,9 @@ export function tagRoutes(kit: Kit) {
     .get('/tags', async ({ request }) => {
       const ctx = await signedIn(kit, request)
       const q = ctx.url.searchParams
-      if (q.has('edit')) return editView(ctx, getTag(store, ctx.site.id, idParam(q.get('edit'))))
+      if (q.has('edit')) return editView(ctx, await getTag(store, ctx.site.id, idParam(q.get('edit'))))
       if (q.get('confirm') === 'delete') {
-        const tag = getTag(store, ctx.site.id, idParam(q.get('id')))
+        const tag = await getTag(store, ctx.site.id, idParam(q.get('id')))
         return htmlResponse(
           page(
             ctx,
@@ -115,13 +115,13 @@ export function tagRoutes(kit: Kit) {
       const input = { name: form.get('name'), color: form.get('color') || undefined }
       try {
         if (action === 'create') {
-          createTag(store, clock, ctx.site.id, checkInput(CreateTagBody, input))
+          await createTag(store, clock, ctx.site.id, checkInput(CreateTagBody, input))
           return redirect(href(ctx, TAGS_PATH, { notice: 'created' }))
         }
         if (action === 'update') {
           const id = idParam(form.get('id'))
           try {
-            updateTag(store, ctx.site.id, id, checkInput(UpdateTagBody, input))
+            await updateTag(store, ctx.site.id, id, checkInput(UpdateTagBody, input))
           } catch (err) {
             if (err instanceof ApiError && err.status !== 404) return editView(ctx, { id, name: input.name, color: input.color ?? '' }, err, err.status)
             throw err
@@ -129,7 +129,7 @@ export function tagRoutes(kit: Kit) {
           return redirect(href(ctx, TAGS_PATH, { notice: 'updated' }))
         }
         if (action === 'delete') {
-          deleteTag(store, ctx.site.id, idParam(form.get('id')))
+          await deleteTag(store, ctx.site.id, idParam(form.get('id')))
           return redirect(href(ctx, TAGS_PATH, { notice: 'deleted' }))
         }
         throw new BadRequestError('action must be create, update or delete', 'action')

@@ -50,13 +50,18 @@ function secretPanel(ctx: PageContext, token: { name: string; token: string }, h
 </section>`
 }
 
-function tokensView(ctx: PageContext, o: { created?: { name: string; token: string }; heading?: string; error?: unknown; name?: string; scopes?: string }) {
+async function tokensView(
+  ctx: PageContext,
+  o: { created?: { name: string; token: string }; heading?: string; error?: unknown; name?: string; scopes?: string },
+): Promise<Html> {
   const { store, usage } = ctx.kit.deps
-  const tokens = listTokens(store, ctx.site.id).reverse()
+  const tokens = (await listTokens(store, ctx.site.id)).reverse()
+  const usages: Awaited<ReturnType<typeof tokenUsage>>[] = []
+  for (const t of tokens) usages.push(await tokenUsage(store, usage, t.id))
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   const scopes = o.scopes ?? 'read'
-  const rows = tokens.map((t) => {
-    const u = tokenUsage(store, usage, t.id)
+  const rows = tokens.map((t, i) => {
+    const u = usages[i] as Awaited<ReturnType<typeof tokenUsage>>
     const chart = barChart(
       u.daily.map((d) => ({ label: d.day, value: d.count })),
       { title: `Requests per day, last 30 days, token ${t.name}` },
@@ -119,8 +124,8 @@ const CONFIRM = {
   },
 } as const
 
-function confirmView(ctx: PageContext, action: keyof typeof CONFIRM, id: number): Response {
-  const token = getToken(ctx.kit.deps.store, id, ctx.site.id)
+async function confirmView(ctx: PageContext, action: keyof typeof CONFIRM, id: number): Promise<Response> {
+  const token = await getToken(ctx.kit.deps.store, id, ctx.site.id)
   if (token.revoked_utc) throw new BadRequestError(`Token "${token.name}" is already revoked.`, 'id')
   const c = CONFIRM[action]
   return htmlResponse(
@@ -149,7 +154,7 @@ export function tokenRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const confirm = ctx.url.searchParams.get('confirm')
       if (confirm === 'revoke' || confirm === 'rotate') return confirmView(ctx, confirm, idParam(ctx.url.searchParams.get('id')))
-      return htmlResponse(tokensView(ctx, {}))
+      return htmlResponse(await tokensView(ctx, {}))
     })
     .post('/config_api_tokens.ascx', async ({ request, body }) => {
       const ctx = await signedIn(kit, request)
@@ -158,21 +163,21 @@ export function tokenRoutes(kit: Kit) {
       const action = form.get('action')
       try {
         if (action === 'create') {
-          const created = createToken(store, clock, { siteId: ctx.site.id, scopes: form.get('scopes') || 'read', name: form.get('name') })
-          return htmlResponse(tokensView(ctx, { created, heading: `Token “${created.name}” created` }), 201)
+          const created = await createToken(store, clock, { siteId: ctx.site.id, scopes: form.get('scopes') || 'read', name: form.get('name') })
+          return htmlResponse(await tokensView(ctx, { created, heading: `Token “${created.name}” created` }), 201)
         }
         if (action === 'revoke') {
-          revokeToken(store, clock, idParam(form.get('id')), ctx.site.id)
+          await revokeToken(store, clock, idParam(form.get('id')), ctx.site.id)
           return redirect(href(ctx, TOKENS_PATH, { notice: 'revoked' }))
         }
         if (action === 'rotate') {
-          const rotated = rotateToken(store, idParam(form.get('id')), ctx.site.id)
-          return htmlResponse(tokensView(ctx, { created: rotated, heading: `Token “${rotated.name}” rotated: here is its new value` }))
+          const rotated = await rotateToken(store, idParam(form.get('id')), ctx.site.id)
+          return htmlResponse(await tokensView(ctx, { created: rotated, heading: `Token “${rotated.name}” rotated: here is its new value` }))
         }
         throw new BadRequestError('action must be create, revoke or rotate', 'action')
       } catch (err) {
         if (!(err instanceof ApiError) || err.status === 404) throw err
-        return htmlResponse(tokensView(ctx, { error: err, name: form.get('name'), scopes: form.get('scopes') }), err.status)
+        return htmlResponse(await tokensView(ctx, { error: err, name: form.get('name'), scopes: form.get('scopes') }), err.status)
       }
     })
 }

@@ -17,10 +17,10 @@ export function usageRoutes(kit: Kit) {
   const { store, usage, chat } = kit.deps
   return new Elysia().get('/usage', async ({ request }) => {
     const ctx = await signedIn(kit, request)
-    const bot = currentUsage(chat, ctx.site.id)
+    const bot = await currentUsage(chat, ctx.site.id)
     const byDay = new Map<string, number>()
-    for (const t of listTokens(store, ctx.site.id)) {
-      for (const d of tokenUsage(store, usage, t.id).daily) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.count)
+    for (const t of await listTokens(store, ctx.site.id)) {
+      for (const d of (await tokenUsage(store, usage, t.id)).daily) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.count)
     }
     const days = [...byDay].sort(([a], [b]) => a.localeCompare(b))
     const total = days.reduce((s, [, n]) => s + n, 0)

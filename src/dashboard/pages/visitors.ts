@@ -20,8 +20,8 @@ function valueText(v: AttributeValue | unknown): string {
   return Array.isArray(v) ? v.map((x) => String(x)).join(', ') : String(v)
 }
 
-function searchForm(ctx: PageContext, q: string, segment: string): Html {
-  const segments = listSegments(ctx.kit.deps.store, ctx.site.id)
+async function searchForm(ctx: PageContext, q: string, segment: string): Promise<Html> {
+  const segments = await listSegments(ctx.kit.deps.store, ctx.site.id)
   return html`<form method="get" action="${VISITORS_PATH}" class="card" role="search">
 <input type="hidden" name="site" value="${ctx.site.id}">
 <label for="visitor-q">Key or email</label>
@@ -34,7 +34,7 @@ function searchForm(ctx: PageContext, q: string, segment: string): Html {
 </form>`
 }
 
-function listView(ctx: PageContext): Response {
+async function listView(ctx: PageContext): Promise<Response> {
   const { store } = ctx.kit.deps
   const params = ctx.url.searchParams
   const q = (params.get('q') ?? '').trim()
@@ -42,16 +42,16 @@ function listView(ctx: PageContext): Response {
   const notice = NOTICES[params.get('notice') ?? ''] ?? null
   let error: unknown = null
   let status = 200
-  let result: ReturnType<typeof listVisitors> = { items: [], has_more: false, next_cursor: null }
+  let result: Awaited<ReturnType<typeof listVisitors>> = { items: [], has_more: false, next_cursor: null }
   try {
     if (q && !q.includes('@')) {
       // A key names one visitor: go to the profile.
-      getVisitor(store, ctx.site.id, q)
+      await getVisitor(store, ctx.site.id, q)
       return redirect(href(ctx, VISITORS_PATH, { key: q }))
     }
     const segmentId = segment ? Number(segment) : undefined
     if (segmentId !== undefined && !(Number.isInteger(segmentId) && segmentId > 0)) throw new NotFoundError(`No segment with id ${segment}.`, 'segment')
-    result = listVisitors(store, ctx.site.id, { limit: 25, cursor: params.get('cursor') ?? undefined, segment: segmentId, email: q || undefined })
+    result = await listVisitors(store, ctx.site.id, { limit: 25, cursor: params.get('cursor') ?? undefined, segment: segmentId, email: q || undefined })
   } catch (err) {
     if (!(err instanceof ApiError)) throw err
     error = err
@@ -68,11 +68,12 @@ function listView(ctx: PageContext): Response {
 </tr>`,
   )
   const next = result.next_cursor ? href(ctx, VISITORS_PATH, { q, segment, cursor: result.next_cursor }) : null
+  const search = await searchForm(ctx, q, segment)
   return htmlResponse(
     page(
       ctx,
       'Visitors',
-      html`${noticeBox(notice)}${errorBox(error)}${searchForm(ctx, q, segment)}
+      html`${noticeBox(notice)}${errorBox(error)}${search}
 ${
   result.items.length
     ? html`<div class="table-wrap"><table class="stack" aria-label="Visitors"><thead><tr><th scope="col">Key</th><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Last seen</th><th scope="col">Events</th><th scope="col">Segments</th></tr></thead><tbody>${rows}</tbody></table></div>`
@@ -85,8 +86,8 @@ ${next ? html`<p><a class="button secondary" href="${next}">Next page</a></p>` :
   )
 }
 
-function profileView(ctx: PageContext, key: string): Response {
-  const v = getVisitor(ctx.kit.deps.store, ctx.site.id, key)
+async function profileView(ctx: PageContext, key: string): Promise<Response> {
+  const v = await getVisitor(ctx.kit.deps.store, ctx.site.id, key)
   const attrs = Object.entries(v.attributes)
   return htmlResponse(
     page(
@@ -144,7 +145,7 @@ export function visitorRoutes(kit: Kit) {
       const key = ctx.url.searchParams.get('key')
       if (key === null) return listView(ctx)
       if (ctx.url.searchParams.get('confirm') === 'erase') {
-        const v = getVisitor(store, ctx.site.id, key)
+        const v = await getVisitor(store, ctx.site.id, key)
         return confirmPage(ctx, {
           title: 'Erase visitor',
           question: `Erase visitor “${v.key}”${v.email ? ` (${v.email})` : ''}?`,
@@ -163,7 +164,7 @@ export function visitorRoutes(kit: Kit) {
       const form = formOf(body)
       requireCsrf(ctx, form)
       if (form.get('action') !== 'erase') throw new NotFoundError('Unknown action.', 'action')
-      deleteVisitor(store, ctx.site.id, form.get('key'))
+      await deleteVisitor(store, ctx.site.id, form.get('key'))
       return redirect(href(ctx, VISITORS_PATH, { notice: 'erased' }))
     })
 }

@@ -116,12 +116,12 @@ ${link({ confirm: 'delete', id: s.id }, 'Delete')}
 </div></td></tr>`
 }
 
-function subscriptionsView(
+async function subscriptionsView(
   ctx: PageContext,
   o: { draft?: Draft; error?: unknown; status?: number; secret?: { value: string; heading: string; grace?: string | null } } = {},
-) {
+): Promise<Response> {
   const deps = ctx.kit.deps
-  const subs = listSubscriptions(deps, ctx.site.id)
+  const subs = await listSubscriptions(deps, ctx.site.id)
   const notice = NOTICES[ctx.url.searchParams.get('notice') ?? ''] ?? null
   return htmlResponse(
     page(
@@ -168,10 +168,10 @@ function retryForm(ctx: PageContext, id: string, back: Record<string, string>): 
   return html`<form method="post" action="${href(ctx, DELIVERIES_PATH, back)}">${csrfField(ctx)}<input type="hidden" name="action" value="retry"><input type="hidden" name="id" value="${id}"><button type="submit" class="secondary" aria-describedby="dlv-${id}">Retry</button></form>`
 }
 
-function deliveriesView(ctx: PageContext, o: { error?: unknown; status?: number } = {}) {
+async function deliveriesView(ctx: PageContext, o: { error?: unknown; status?: number } = {}): Promise<Response> {
   const deps = ctx.kit.deps
   const q = ctx.url.searchParams
-  const subs = listSubscriptions(deps, ctx.site.id)
+  const subs = await listSubscriptions(deps, ctx.site.id)
   const urlOf = new Map(subs.map((s) => [s.id, s.url]))
   const filter = { subscription: q.get('subscription') ?? '', status: q.get('status') ?? '', event: q.get('event') ?? '' }
   const query = {
@@ -181,7 +181,7 @@ function deliveriesView(ctx: PageContext, o: { error?: unknown; status?: number 
     ...(filter.event ? { event: filter.event } : {}),
     ...(q.get('cursor') ? { cursor: q.get('cursor') as string } : {}),
   }
-  const result = listDeliveries(deps, ctx.site.id, checkInput(ListDeliveriesQuery, query))
+  const result = await listDeliveries(deps, ctx.site.id, checkInput(ListDeliveriesQuery, query))
   const notice = NOTICES[q.get('notice') ?? ''] ?? null
   const select = (name: string, label: string, options: [string, string][], value: string) =>
     html`<div><label for="filter-${name}">${label}</label><select id="filter-${name}" name="${name}">${options.map(
@@ -268,10 +268,10 @@ ${a.response_body ? html`<pre>${a.response_body}</pre>` : html`<p class="muted">
 </section>`
 }
 
-function deliveryView(ctx: PageContext, id: string) {
+async function deliveryView(ctx: PageContext, id: string): Promise<Response> {
   const deps = ctx.kit.deps
-  const d = getDelivery(deps, ctx.site.id, checkInput(DeliveryIdParams, { id }).id)
-  const sub = listSubscriptions(deps, ctx.site.id).find((s) => s.id === d.subscription_id)
+  const d = await getDelivery(deps, ctx.site.id, checkInput(DeliveryIdParams, { id }).id)
+  const sub = (await listSubscriptions(deps, ctx.site.id)).find((s) => s.id === d.subscription_id)
   const notice =
     ctx.url.searchParams.get('notice') === 'test'
       ? 'Test ping sent through the queue: here is its delivery.'
@@ -326,12 +326,12 @@ export function webhookRoutes(kit: Kit) {
       const ctx = await signedIn(kit, request)
       const q = ctx.url.searchParams
       if (q.has('edit')) {
-        const s = getSubscription(deps, ctx.site.id, idParam(q.get('edit')))
+        const s = await getSubscription(deps, ctx.site.id, idParam(q.get('edit')))
         return editView(ctx, s.id, { url: s.url, events: s.events, description: s.description, active: s.active })
       }
       const confirm = q.get('confirm')
       if (confirm === 'rotate' || confirm === 'deactivate' || confirm === 'delete') {
-        const s = getSubscription(deps, ctx.site.id, idParam(q.get('id')))
+        const s = await getSubscription(deps, ctx.site.id, idParam(q.get('id')))
         const c = CONFIRM[confirm]
         return confirmPage(ctx, {
           title: c.title,
@@ -378,10 +378,10 @@ export function webhookRoutes(kit: Kit) {
           await updateSubscription(deps, ctx.site.id, id, { active: action === 'activate' })
           return redirect(href(ctx, WEBHOOKS_PATH, { notice: `${action}d` }))
         case 'delete':
-          deleteSubscription(deps, ctx.site.id, id)
+          await deleteSubscription(deps, ctx.site.id, id)
           return redirect(href(ctx, WEBHOOKS_PATH, { notice: 'deleted' }))
         case 'rotate': {
-          const rotated = rotateSecret(deps, ctx.site.id, id)
+          const rotated = await rotateSecret(deps, ctx.site.id, id)
           return subscriptionsView(ctx, {
             secret: { value: rotated.secret, heading: `New signing secret for ${rotated.url}`, grace: rotated.previous_secret_valid_until_utc },
           })
@@ -411,8 +411,8 @@ export function webhookRoutes(kit: Kit) {
       const id = checkInput(DeliveryIdParams, { id: form.get('id') }).id
       const back = Object.fromEntries([...ctx.url.searchParams].filter(([k]) => k !== 'site' && k !== 'notice'))
       return attempt(
-        () => {
-          retryDelivery(deps, ctx.site.id, id)
+        async () => {
+          await retryDelivery(deps, ctx.site.id, id)
           return redirect(href(ctx, DELIVERIES_PATH, { ...back, notice: 'retried' }))
         },
         (err) => deliveriesView(ctx, { error: err, status: err.status }),

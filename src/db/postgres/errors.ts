@@ -5,7 +5,6 @@
  * unchanged: a syntax error or a foreign-key violation is a bug to log, not a 409 or a 503.
  */
 import { SQL } from 'bun'
-import type { AsyncRepo } from '../async-repo'
 import { StorageUnavailableError, UniqueViolationError } from '../errors'
 
 /** Bun's client-side codes that mean the connection is gone or cannot be made. */
@@ -31,6 +30,8 @@ export function fromPostgresError(err: unknown): unknown {
   const cause = { cause: err }
   if (state === '23505') return new UniqueViolationError(err.constraint ?? null, keyColumns(err.detail), cause)
   if (state === '40001' || state === '40P01') return new StorageUnavailableError('conflict', `transaction must be retried: ${err.message}`, cause)
+  // lock_timeout: a lock another session holds was not granted in time (store.withoutWaiting).
+  if (state === '55P03') return new StorageUnavailableError('conflict', `lock not available: ${err.message}`, cause)
   if (state === '57014') return new StorageUnavailableError('timeout', `statement timed out: ${err.message}`, cause)
   // Class 08: connection exceptions; 57P01-57P03: the server is shutting down, crashed or starting up.
   if (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || CONNECTION_CODES.has(err.code)) {
@@ -51,10 +52,10 @@ export async function mappingPostgresErrors<T>(work: () => Promise<T>): Promise<
 }
 
 /** `repo` with every method's PostgreSQL errors mapped (what the store hands services). */
-export function withPostgresErrors<R>(repo: AsyncRepo<R>): AsyncRepo<R> {
+export function withPostgresErrors<R extends object>(repo: R): R {
   const out: Record<string, unknown> = {}
   for (const [name, method] of Object.entries(repo as Record<string, unknown>)) {
     out[name] = typeof method === 'function' ? (...args: unknown[]) => mappingPostgresErrors(() => method(...args)) : method
   }
-  return out as AsyncRepo<R>
+  return out as R
 }

@@ -1,30 +1,28 @@
 /**
- * The store: one open database, migrated, with every repository built once over it.
- * Services receive the store; only `src/db/` writes SQL.
+ * The SQLite engine's repositories: synchronous bun:sqlite statements over one open, migrated
+ * database, built once. The store (./store.ts) hands them to services behind the async interface.
  */
 import type { Database } from 'bun:sqlite'
-import { createAdminRepo } from './admins'
-import { withBusyTimeout } from './busy-timeout'
-import { createChatRepo } from './chat'
-import { createStarterRepo } from './conversation-starters'
-import { createHealthRepo } from './health'
-import { createKbRepo } from './kb'
-import { withLazyStatements } from './lazy-statements'
-import { createMetaRepo } from './meta'
-import { migrate } from './migrate'
-import { databasePath, openDatabase } from './open'
-import { createRateBucketRepo } from './rate-buckets'
-import { createSegmentRepo } from './segments'
-import { createSiteIdentityRepo } from './site-identity'
-import { createSiteRepo } from './sites'
-import { createTagRepo } from './tags'
-import { createTokenRepo } from './tokens'
-import { createVisitorEventRepo } from './visitor-events'
-import { createVisitorRepo } from './visitors'
-import { createWebhookRepo } from './webhooks'
+import { createAdminRepo } from '../admins'
+import { withBusyTimeout } from '../busy-timeout'
+import { createChatRepo } from '../chat'
+import { createStarterRepo } from '../conversation-starters'
+import { createHealthRepo } from '../health'
+import { createKbRepo } from '../kb'
+import { withLazyStatements } from '../lazy-statements'
+import { createMetaRepo } from '../meta'
+import { createRateBucketRepo } from '../rate-buckets'
+import { createSegmentRepo } from '../segments'
+import { createSiteIdentityRepo } from '../site-identity'
+import { createSiteRepo } from '../sites'
+import { createTagRepo } from '../tags'
+import { createTokenRepo } from '../tokens'
+import { createVisitorEventRepo } from '../visitor-events'
+import { createVisitorRepo } from '../visitors'
+import { createWebhookRepo } from '../webhooks'
 
 /** Builds every repository over an open, migrated database (statements are prepared on first use). */
-export function createStore(db: Database) {
+export function createSqliteRepos(db: Database) {
   const lazy = withLazyStatements(db)
   return {
     db,
@@ -59,11 +57,4 @@ export function createStore(db: Database) {
     },
   }
 }
-export type Store = ReturnType<typeof createStore>
-
-/** Opens the data dir's database, migrates it and returns the store. */
-export function openStore(dataDir: string): Store & { migrationsApplied: number[] } {
-  const db = openDatabase(databasePath(dataDir))
-  const migrationsApplied = migrate(db)
-  return Object.assign(createStore(db), { migrationsApplied })
-}
+export type SqliteRepos = ReturnType<typeof createSqliteRepos>

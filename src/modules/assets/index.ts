@@ -123,13 +123,13 @@ export async function demoSite(
   asked: number | undefined,
 ): Promise<SiteRow | null> {
   if (publicSiteId > 0 && (asked === undefined || asked === publicSiteId)) {
-    const site = store.sites.byId(publicSiteId)
+    const site = await store.sites.byId(publicSiteId)
     if (site) return site
   }
   const who = await sessions.read(cookiesOf(request).get(SESSION_COOKIE))
   if (!who) return null
-  const id = asked ?? adminSiteIds(store, who.admin)[0]
-  const site = id !== undefined && adminCanSee(store, who.admin, id) ? store.sites.byId(id) : null
+  const id = asked ?? (await adminSiteIds(store, who.admin))[0]
+  const site = id !== undefined && (await adminCanSee(store, who.admin, id)) ? await store.sites.byId(id) : null
   if (site) return site
   if (asked !== undefined) throw new NotFoundError(`You have no site with id ${asked}.`, 'site')
   throw new NotFoundError('Your account has no site to try the demo with yet: create one with `mlc site create`, or ask the owner for access.', 'site')

@@ -13,12 +13,12 @@ const detail = { tags: ['chat'], security: [{ bearer: [] }] }
 export function chatSettingsModule({ auth, store, clock }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/chat_settings' })
     .use(auth)
-    .get('/', ({ principal, set }) => ok(set, chatSettings(store, principal.siteId)), {
+    .get('/', async ({ principal, set }) => ok(set, await chatSettings(store, principal.siteId)), {
       query,
       response: responses({ 200: Envelope(ChatSettings) }, [403]),
       detail: { ...detail, summary: 'Get chat settings' },
     })
-    .patch('/', ({ principal, body, set }) => ok(set, updateChatSettings(store, clock, principal.siteId, body)), {
+    .patch('/', async ({ principal, body, set }) => ok(set, await updateChatSettings(store, clock, principal.siteId, body)), {
       query,
       body: UpdateChatSettingsBody,
       response: responses({ 200: Envelope(ChatSettings) }, [400, 403, 413]),

@@ -14,16 +14,16 @@ const detail = { tags: ['conversation_starters'], security: [{ bearer: [] }] }
 export function conversationStartersModule({ auth, store, clock }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/conversation_starters' })
     .use(auth)
-    .get('/', ({ principal, query, set }) => ok(set, listStarters(store, principal.siteId, query.all === true)), {
+    .get('/', async ({ principal, query, set }) => ok(set, await listStarters(store, principal.siteId, query.all === true)), {
       query: StarterListQuery,
       response: responses({ 200: Envelope(t.Array(Starter)) }, [400, 403]),
       detail: { ...detail, summary: 'List conversation starters', description: 'Enabled starters ordered by position; `all=true` includes disabled ones.' },
     })
     .post(
       '/',
-      ({ principal, body, set }) => {
+      async ({ principal, body, set }) => {
         set.status = 201
-        return ok(set, createStarter(store, clock, principal.siteId, body))
+        return ok(set, await createStarter(store, clock, principal.siteId, body))
       },
       {
         query,
@@ -32,20 +32,20 @@ export function conversationStartersModule({ auth, store, clock }: ModuleDeps) {
         detail: { ...detail, summary: 'Create a conversation starter', description: 'Needs write scope. Without `position` it goes last.' },
       },
     )
-    .get('/:id', ({ principal, params, set }) => ok(set, getStarter(store, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getStarter(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(Starter) }, [400, 404]),
       detail: { ...detail, summary: 'Get a conversation starter' },
     })
-    .patch('/:id', ({ principal, params, body, set }) => ok(set, updateStarter(store, principal.siteId, params.id, body)), {
+    .patch('/:id', async ({ principal, params, body, set }) => ok(set, await updateStarter(store, principal.siteId, params.id, body)), {
       query,
       params: IdParams,
       body: UpdateStarterBody,
       response: responses({ 200: Envelope(Starter) }, [400, 403, 404, 413]),
       detail: { ...detail, summary: 'Update a conversation starter', description: 'Needs write scope.' },
     })
-    .delete('/:id', ({ principal, params, set }) => ok(set, deleteStarter(store, principal.siteId, params.id)), {
+    .delete('/:id', async ({ principal, params, set }) => ok(set, await deleteStarter(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(DeletedStarter) }, [400, 403, 404]),

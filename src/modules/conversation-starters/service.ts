@@ -16,44 +16,49 @@ function normalizePrompt(prompt: string): string {
 }
 
 /** A site's starters by position (then id); only enabled ones unless `all`. */
-export function listStarters(store: Store, siteId: number, all = false): Starter[] {
-  return store.starters.list(siteId, all).map(present)
+export async function listStarters(store: Store, siteId: number, all = false): Promise<Starter[]> {
+  return (await store.starters.list(siteId, all)).map(present)
 }
 
 /** One starter. */
-export function getStarter(store: Store, siteId: number, id: number): Starter {
-  const row = store.starters.get(siteId, id)
+export async function getStarter(store: Store, siteId: number, id: number): Promise<Starter> {
+  const row = await store.starters.get(siteId, id)
   if (!row) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
   return present(row)
 }
 
 /** Creates a starter; without a position it goes last. */
-export function createStarter(store: Store, clock: Clock, siteId: number, input: CreateStarterInput): Starter {
+export async function createStarter(store: Store, clock: Clock, siteId: number, input: CreateStarterInput): Promise<Starter> {
   const prompt = normalizePrompt(input.prompt)
-  return store.transaction(() => {
-    const max = store.starters.maxPosition(siteId)
+  // On PostgreSQL two concurrent creates may both read the same maximum and share a position;
+  // positions are not unique (the list orders by position, then id), so both land last.
+  return store.transaction(async (tx) => {
+    const max = await tx.starters.maxPosition(siteId)
     const position = input.position ?? (max === null ? 0 : max + 1)
-    return present(store.starters.insert(siteId, prompt, position, input.enabled ?? true, clock.now()))
+    return present(await tx.starters.insert(siteId, prompt, position, input.enabled ?? true, clock.now()))
   })
 }
 
 /** Changes a starter's prompt, position or enabled flag. */
-export function updateStarter(store: Store, siteId: number, id: number, input: UpdateStarterInput): Starter {
-  const current = store.starters.get(siteId, id)
-  if (!current) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
-  const row = store.starters.update(
-    siteId,
-    id,
-    input.prompt === undefined ? current.prompt : normalizePrompt(input.prompt),
-    input.position ?? current.position,
-    input.enabled ?? current.enabled === 1,
-  )
-  if (!row) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
-  return present(row)
+export async function updateStarter(store: Store, siteId: number, id: number, input: UpdateStarterInput): Promise<Starter> {
+  // Read and rewrite in one transaction, so a concurrent change of another field is not undone.
+  return store.transaction(async (tx) => {
+    const current = await tx.starters.get(siteId, id)
+    if (!current) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+    const row = await tx.starters.update(
+      siteId,
+      id,
+      input.prompt === undefined ? current.prompt : normalizePrompt(input.prompt),
+      input.position ?? current.position,
+      input.enabled ?? current.enabled === 1,
+    )
+    if (!row) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+    return present(row)
+  })
 }
 
 /** Deletes a starter. */
-export function deleteStarter(store: Store, siteId: number, id: number): { id: number; deleted: true } {
-  if (!store.starters.remove(siteId, id)) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
+export async function deleteStarter(store: Store, siteId: number, id: number): Promise<{ id: number; deleted: true }> {
+  if (!(await store.starters.remove(siteId, id))) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
   return { id, deleted: true }
 }

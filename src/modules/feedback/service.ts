@@ -5,9 +5,9 @@ import { presentFeedback } from '../../chat/present'
 import type { Store } from '../../db/store'
 
 /** One page of the site's feedback. */
-export function listFeedback(store: Store, siteId: number, q: { since?: string; rating?: number; limit?: number; cursor?: string }) {
+export async function listFeedback(store: Store, siteId: number, q: { since?: string; rating?: number; limit?: number; cursor?: string }) {
   const limit = q.limit ?? 20
-  const rows = store.chat.listFeedback(siteId, {
+  const rows = await store.chat.listFeedback(siteId, {
     sinceMs: q.since !== undefined ? parseSince(q.since) : null,
     rating: q.rating ?? null,
     beforeId: q.cursor ? decodeIdCursor(q.cursor) : null,

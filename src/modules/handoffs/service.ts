@@ -5,9 +5,9 @@ import { presentHandoff } from '../../chat/present'
 import type { Store } from '../../db/store'
 
 /** One page of the site's handoffs. */
-export function listHandoffs(store: Store, siteId: number, q: { since?: string; limit?: number; cursor?: string }) {
+export async function listHandoffs(store: Store, siteId: number, q: { since?: string; limit?: number; cursor?: string }) {
   const limit = q.limit ?? 20
   const sinceMs = q.since !== undefined ? parseSince(q.since) : null
   const before = q.cursor ? decodeIdCursor(q.cursor) : null
-  return pageOf(store.chat.listHandoffs(siteId, sinceMs, before, limit + 1), limit, presentHandoff, (r) => r.id)
+  return pageOf(await store.chat.listHandoffs(siteId, sinceMs, before, limit + 1), limit, presentHandoff, (r) => r.id)
 }

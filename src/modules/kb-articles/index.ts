@@ -14,16 +14,16 @@ const detail = { tags: ['chat'], security: [{ bearer: [] }] }
 export function kbArticlesModule({ auth, store, clock }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/kb_articles' })
     .use(auth)
-    .get('/', ({ principal, query, set }) => okPage(set, listKbArticles(store, principal.siteId, query)), {
+    .get('/', async ({ principal, query, set }) => okPage(set, await listKbArticles(store, principal.siteId, query)), {
       query: ListKbArticlesQuery,
       response: responses({ 200: PageEnvelope(KbArticle) }, [400, 403]),
       detail: { ...detail, summary: 'List knowledge-base articles', description: 'Oldest first, cursor paginated; `q=` searches (BM25, best first).' },
     })
     .post(
       '/',
-      ({ principal, body, set }) => {
+      async ({ principal, body, set }) => {
         set.status = 201
-        return ok(set, createKbArticle(store, clock, principal.siteId, body))
+        return ok(set, await createKbArticle(store, clock, principal.siteId, body))
       },
       {
         query,
@@ -36,20 +36,20 @@ export function kbArticlesModule({ auth, store, clock }: ModuleDeps) {
         },
       },
     )
-    .get('/:id', ({ principal, params, set }) => ok(set, getKbArticle(store, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getKbArticle(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(KbArticle) }, [400, 403, 404]),
       detail: { ...detail, summary: 'Get a knowledge-base article' },
     })
-    .patch('/:id', ({ principal, params, body, set }) => ok(set, updateKbArticle(store, clock, principal.siteId, params.id, body)), {
+    .patch('/:id', async ({ principal, params, body, set }) => ok(set, await updateKbArticle(store, clock, principal.siteId, params.id, body)), {
       query,
       params: IdParams,
       body: UpdateKbArticleBody,
       response: responses({ 200: Envelope(KbArticle) }, [400, 403, 404, 413]),
       detail: { ...detail, summary: 'Update a knowledge-base article', description: 'Needs write scope.' },
     })
-    .delete('/:id', ({ principal, params, set }) => ok(set, deleteKbArticle(store, principal.siteId, params.id)), {
+    .delete('/:id', async ({ principal, params, set }) => ok(set, await deleteKbArticle(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(DeletedKbArticle) }, [400, 403, 404]),

@@ -31,11 +31,11 @@ function notFound(id: number): NotFoundError {
 }
 
 /** One page of the site's articles (oldest first), or the best matches for `q`. */
-export function listKbArticles(store: Store, siteId: number, q: { limit?: number; cursor?: string; q?: string }) {
+export async function listKbArticles(store: Store, siteId: number, q: { limit?: number; cursor?: string; q?: string }) {
   const limit = q.limit ?? 20
-  if (q.q !== undefined) return { items: store.kb.searchArticles(siteId, queryTerms(q.q), limit).map(present), has_more: false, next_cursor: null }
+  if (q.q !== undefined) return { items: (await store.kb.searchArticles(siteId, queryTerms(q.q), limit)).map(present), has_more: false, next_cursor: null }
   const after = q.cursor ? decodeIdCursor(q.cursor) : 0
-  const rows = store.kb.page(siteId, after, limit + 1)
+  const rows = await store.kb.page(siteId, after, limit + 1)
   const has_more = rows.length > limit
   const shown = has_more ? rows.slice(0, limit) : rows
   const last = shown.at(-1)
@@ -43,28 +43,28 @@ export function listKbArticles(store: Store, siteId: number, q: { limit?: number
 }
 
 /** One article. */
-export function getKbArticle(store: Store, siteId: number, id: number): KbArticle {
-  const row = store.kb.get(siteId, id)
+export async function getKbArticle(store: Store, siteId: number, id: number): Promise<KbArticle> {
+  const row = await store.kb.get(siteId, id)
   if (!row) throw notFound(id)
   return present(row)
 }
 
 /** Creates an article; the bot can answer from it at once. */
-export function createKbArticle(store: Store, clock: Clock, siteId: number, input: CreateKbArticleInput): KbArticle {
+export async function createKbArticle(store: Store, clock: Clock, siteId: number, input: CreateKbArticleInput): Promise<KbArticle> {
   const title = clean(input.title, 'title')
   const body = clean(input.body, 'body')
-  return present(store.transaction(() => store.kb.insert(siteId, title, body, splitPassages(body), clock.now())))
+  return present(await store.transaction((tx) => tx.kb.insert(siteId, title, body, splitPassages(body), clock.now())))
 }
 
 /** Changes an article's title or body. */
-export function updateKbArticle(store: Store, clock: Clock, siteId: number, id: number, input: UpdateKbArticleInput): KbArticle {
+export async function updateKbArticle(store: Store, clock: Clock, siteId: number, id: number, input: UpdateKbArticleInput): Promise<KbArticle> {
   return present(
-    store.transaction(() => {
-      const current = store.kb.get(siteId, id)
+    await store.transaction(async (tx) => {
+      const current = await tx.kb.get(siteId, id)
       if (!current) throw notFound(id)
       const title = input.title !== undefined ? clean(input.title, 'title') : current.title
       const body = input.body !== undefined ? clean(input.body, 'body') : current.body
-      const row = store.kb.update(siteId, id, title, body, splitPassages(body), clock.now())
+      const row = await tx.kb.update(siteId, id, title, body, splitPassages(body), clock.now())
       if (!row) throw notFound(id)
       return row
     }),
@@ -72,7 +72,7 @@ export function updateKbArticle(store: Store, clock: Clock, siteId: number, id: 
 }
 
 /** Deletes an article; the bot stops answering from it at once. */
-export function deleteKbArticle(store: Store, siteId: number, id: number): { id: number; deleted: true } {
-  if (!store.transaction(() => store.kb.remove(siteId, id))) throw notFound(id)
+export async function deleteKbArticle(store: Store, siteId: number, id: number): Promise<{ id: number; deleted: true }> {
+  if (!(await store.transaction((tx) => tx.kb.remove(siteId, id)))) throw notFound(id)
   return { id, deleted: true }
 }

@@ -21,8 +21,8 @@ export function messagesModule({ auth, chat }: ModuleDeps) {
     .use(auth)
     .get(
       '/',
-      ({ principal, query, set }) => {
-        const page = listMessages(chat, principal.siteId, query)
+      async ({ principal, query, set }) => {
+        const page = await listMessages(chat, principal.siteId, query)
         return { ...ok(set, page.messages), has_more: page.has_more }
       },
       {
@@ -38,9 +38,9 @@ export function messagesModule({ auth, chat }: ModuleDeps) {
     )
     .post(
       '/',
-      ({ principal, body, set }) => {
+      async ({ principal, body, set }) => {
         set.status = 201
-        return ok(set, agentReply(chat, principal.siteId, body, principal.tokenName))
+        return ok(set, await agentReply(chat, principal.siteId, body, principal.tokenName))
       },
       {
         query: t.Object(TokenQuery),

@@ -6,7 +6,7 @@
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../clock'
 import type { Config } from '../../config'
-import { storageProblem } from '../../db/health'
+import { describeProbeFailure, type ProbeFailure } from '../../db/health'
 import type { Store } from '../../db/store'
 import { UnauthorizedError, UnavailableError } from '../../errors'
 import { Envelope, ok, ResponseInteger, responses } from '../../http/envelope'
@@ -14,7 +14,7 @@ import type { Logger } from '../../log'
 import type { PlatformMetrics } from '../../metrics/platform'
 import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/registry'
 import { sameSecret } from '../../random'
-import type { WebhookDispatcher } from '../../webhooks/dispatcher'
+import type { WebhookDispatcher, WebhookStatus } from '../../webhooks/dispatcher'
 
 /** Whether the server is draining for shutdown; set by the server, read by /readyz. */
 export interface Lifecycle {
@@ -41,13 +41,15 @@ const PROBE_RETRY_MS = 10
 /**
  * The write probe, retried while another connection holds the lock: each try waits for no lock,
  * so the event loop (every other request) never sleeps in SQLite's busy handler on a probe's
- * behalf. Null when a write committed; otherwise the SQLite error code.
+ * behalf. Null when a write committed; otherwise the engine's error code and what it means.
  */
-async function probeWritable(store: Store, clock: Clock): Promise<string | null> {
+async function probeWritable(store: Store, clock: Clock): Promise<(ProbeFailure & { code: string }) | null> {
   const deadline = performance.now() + PROBE_LOCK_WAIT_MS
   for (;;) {
-    const error = store.health.probeWrite(clock.now(), 0)
-    if (error !== 'SQLITE_BUSY' || performance.now() >= deadline) return error
+    const code = await store.health.probeWrite(clock.now(), 0)
+    if (code === null) return null
+    const failure = describeProbeFailure(code)
+    if (!failure.lockHeld || performance.now() >= deadline) return { ...failure, code }
     await Bun.sleep(PROBE_RETRY_MS)
   }
 }
@@ -60,15 +62,15 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
       const problems: string[] = []
       if (deps.lifecycle.draining) problems.push('shutting down')
       const dbError = await probeWritable(deps.store, deps.clock)
-      // Named for the operator first ("disk full"), then SQLite's code.
-      const database = dbError ? storageProblem(dbError) : null
-      if (dbError) problems.push(`database not writable: ${database} (${dbError})`)
-      let worker: ReturnType<WebhookDispatcher['status']> | null = null
+      // Named for the operator first ("disk full"), then the engine's code.
+      const database = dbError ? dbError.problem : null
+      if (dbError) problems.push(`database not writable: ${database} (${dbError.code})`)
+      let worker: WebhookStatus | null = null
       try {
-        worker = deps.webhooks.status()
+        worker = await deps.webhooks.status()
         if (!worker.alive) problems.push('webhook worker not running')
       } catch (err) {
-        problems.push(`webhook queue unreadable (${String((err as { code?: unknown }).code ?? (err as Error).message)})`)
+        problems.push(`webhook queue unreadable (${String((err as Error)?.message ?? err)})`)
       }
       if (problems.length || !worker) {
         deps.logger.warn('not ready', { problems, ...(database ? { database } : {}), worker })
@@ -103,12 +105,13 @@ export function metricsModule(deps: { config: Config; metrics: PlatformMetrics }
   if (!config.metrics && !config.metricsToken) return app
   return app.get(
     '/metrics',
-    ({ request }) => {
+    async ({ request }) => {
       if (config.metricsToken) {
         const given = bearerOf(request)
         if (!given || !sameSecret(given, config.metricsToken)) throw new UnauthorizedError('GET /metrics needs "Authorization: Bearer <MLC_METRICS_TOKEN>".')
       }
-      return new Response(metrics.registry.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } })
+      // collect(): the webhook queue gauges read the database first.
+      return new Response(await metrics.registry.collect(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } })
     },
     { detail: { hide: true } },
   )

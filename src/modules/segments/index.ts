@@ -14,16 +14,16 @@ const detail = { tags: ['segments'], security: [{ bearer: [] }] }
 export function segmentsModule({ auth, store, clock }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/segments' })
     .use(auth)
-    .get('/', ({ principal, set }) => ok(set, listSegments(store, principal.siteId)), {
+    .get('/', async ({ principal, set }) => ok(set, await listSegments(store, principal.siteId)), {
       query,
       response: responses({ 200: Envelope(t.Array(Segment)) }, [403]),
       detail: { ...detail, summary: 'List segments', description: 'Segments of the calling site with their member counts, oldest first.' },
     })
     .post(
       '/',
-      ({ principal, body, set }) => {
+      async ({ principal, body, set }) => {
         set.status = 201
-        return ok(set, createSegment(store, clock, principal.siteId, body))
+        return ok(set, await createSegment(store, clock, principal.siteId, body))
       },
       {
         query,
@@ -37,20 +37,20 @@ export function segmentsModule({ auth, store, clock }: ModuleDeps) {
         },
       },
     )
-    .get('/:id', ({ principal, params, set }) => ok(set, getSegment(store, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getSegment(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(Segment) }, [400, 404]),
       detail: { ...detail, summary: 'Get a segment' },
     })
-    .patch('/:id', ({ principal, params, body, set }) => ok(set, updateSegment(store, clock, principal.siteId, params.id, body)), {
+    .patch('/:id', async ({ principal, params, body, set }) => ok(set, await updateSegment(store, clock, principal.siteId, params.id, body)), {
       query,
       params: IdParams,
       body: UpdateSegmentBody,
       response: responses({ 200: Envelope(Segment) }, [400, 403, 404, 409, 413]),
       detail: { ...detail, summary: 'Update a segment', description: 'Needs write scope. A rule change re-evaluates every visitor of the site.' },
     })
-    .delete('/:id', ({ principal, params, set }) => ok(set, deleteSegment(store, principal.siteId, params.id)), {
+    .delete('/:id', async ({ principal, params, set }) => ok(set, await deleteSegment(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(DeletedSegment) }, [400, 403, 404]),

@@ -4,7 +4,7 @@
  * entry time; leaving deletes the membership, so a later re-entry gets a new `entered_utc`.
  */
 import type { SegmentRow } from '../../db/segments'
-import type { Store } from '../../db/store'
+import type { Repositories } from '../../db/store'
 import type { VisitorRow } from '../../db/visitors'
 import { matchesRule, type Rule, type RuleSubject } from './rule'
 
@@ -14,7 +14,7 @@ export interface KnownEvent {
   occurredMs: number
 }
 
-function subjectOf(store: Store, visitor: VisitorRow, nowMs: number, known?: KnownEvent[]): RuleSubject {
+function subjectOf(store: Repositories, visitor: VisitorRow, nowMs: number, known?: KnownEvent[]): RuleSubject {
   let attrs: Record<string, unknown> | null = null
   return {
     nowMs,
@@ -43,31 +43,34 @@ function ruleOf(text: string): Rule {
 }
 
 /**
- * Re-evaluates one visitor against all the site's segments (call inside the write transaction).
- * `created`: the visitor was created in this transaction with exactly these events, so it is in
- * no segment yet and its event counts need no query (a first page view is the common case).
+ * Re-evaluates one visitor against all the site's segments (call inside the write transaction,
+ * with its `tx`). `created`: the visitor was created in this transaction with exactly these
+ * events, so it is in no segment yet and its event counts need no query (a first page view is
+ * the common case).
  */
-export function evaluateVisitor(store: Store, visitor: VisitorRow, nowMs: number, created?: { events: KnownEvent[] }): void {
-  const segments = store.segments.listCached(visitor.site_id)
+export async function evaluateVisitor(tx: Repositories, visitor: VisitorRow, nowMs: number, created?: { events: KnownEvent[] }): Promise<void> {
+  const segments = await tx.segments.listCached(visitor.site_id)
   if (segments.length === 0) return
-  const current = new Set(created ? [] : store.segments.segmentIdsOf(visitor.id))
-  const subject = subjectOf(store, visitor, nowMs, created?.events)
+  const current = new Set(created ? [] : await tx.segments.segmentIdsOf(visitor.id))
+  const subject = subjectOf(tx, visitor, nowMs, created?.events)
   for (const s of segments) {
-    const matches = matchesRule(ruleOf(s.rule), subject)
-    if (matches && !current.has(s.id)) store.segments.addMember(s.id, visitor.id, nowMs)
-    else if (!matches && current.has(s.id)) store.segments.removeMember(s.id, visitor.id)
+    let matches = matchesRule(ruleOf(s.rule), subject)
+    if (typeof matches !== 'boolean') matches = await matches
+    if (matches && !current.has(s.id)) await tx.segments.addMember(s.id, visitor.id, nowMs)
+    else if (!matches && current.has(s.id)) await tx.segments.removeMember(s.id, visitor.id)
   }
 }
 
-/** Re-evaluates every visitor of the site against one segment (call inside the write transaction). */
-export function evaluateSegment(store: Store, segment: SegmentRow, nowMs: number): void {
+/** Re-evaluates every visitor of the site against one segment (call inside the write transaction, with its `tx`). */
+export async function evaluateSegment(tx: Repositories, segment: SegmentRow, nowMs: number): Promise<void> {
   const rule = ruleOf(segment.rule)
-  const current = new Set(store.segments.memberIds(segment.id))
-  for (const id of store.visitors.allIds(segment.site_id)) {
-    const visitor = store.visitors.byId(segment.site_id, id)
+  const current = new Set(await tx.segments.memberIds(segment.id))
+  for (const id of await tx.visitors.allIds(segment.site_id)) {
+    const visitor = await tx.visitors.byId(segment.site_id, id)
     if (!visitor) continue
-    const matches = matchesRule(rule, subjectOf(store, visitor, nowMs))
-    if (matches && !current.has(id)) store.segments.addMember(segment.id, id, nowMs)
-    else if (!matches && current.has(id)) store.segments.removeMember(segment.id, id)
+    let matches = matchesRule(rule, subjectOf(tx, visitor, nowMs))
+    if (typeof matches !== 'boolean') matches = await matches
+    if (matches && !current.has(id)) await tx.segments.addMember(segment.id, id, nowMs)
+    else if (!matches && current.has(id)) await tx.segments.removeMember(segment.id, id)
   }
 }

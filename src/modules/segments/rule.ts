@@ -28,12 +28,15 @@ export const RULE_LIMITS = { depth: 5, conditions: 50, withinDaysMax: 3650 }
 
 const DAY_MS = 86_400_000
 
-/** What evaluating a rule needs to know about one visitor. */
+/**
+ * What evaluating a rule needs to know about one visitor. Counting events may need a query (a
+ * promise); attributes and counts known in memory answer at once.
+ */
 export interface RuleSubject {
   /** The attribute's value (`email`, `name` or a custom one), undefined when absent. */
   attribute(name: string): unknown
   /** How many `event` events the visitor has at or after `sinceMs`; may stop counting at `cap`. */
-  countEvents(event: string, sinceMs: number, cap: number): number
+  countEvents(event: string, sinceMs: number, cap: number): number | Promise<number>
   nowMs: number
 }
 
@@ -163,11 +166,15 @@ function matchesAttribute(c: AttributeCondition, actual: unknown): boolean {
   }
 }
 
-function matchesEvent(c: EventCondition, subject: RuleSubject): boolean {
+function matchesEvent(c: EventCondition, subject: RuleSubject): boolean | Promise<boolean> {
   const since = c.within_days ? subject.nowMs - c.within_days * DAY_MS : Number.MIN_SAFE_INTEGER
   const count = c.count ?? { gte: 1 }
   // Every comparison is decided once the count passes its largest operand.
   const n = subject.countEvents(c.event, since, Math.max(...Object.values(count)) + 1)
+  return typeof n === 'number' ? countMatches(count, n) : n.then((counted) => countMatches(count, counted))
+}
+
+function countMatches(count: Partial<Record<CountOp, number>>, n: number): boolean {
   for (const [op, want] of Object.entries(count) as [CountOp, number][]) {
     const okay = op === 'eq' ? n === want : op === 'gt' ? n > want : op === 'gte' ? n >= want : op === 'lt' ? n < want : n <= want
     if (!okay) return false
@@ -175,10 +182,30 @@ function matchesEvent(c: EventCondition, subject: RuleSubject): boolean {
   return true
 }
 
-/** Whether a visitor matches a (validated) rule. */
-export function matchesRule(node: Condition, subject: RuleSubject): boolean {
-  if ('all' in node) return node.all.every((c) => matchesRule(c, subject))
-  if ('any' in node) return node.any.some((c) => matchesRule(c, subject))
+/**
+ * Whether a visitor matches a (validated) rule: a boolean when no event count needed a query, else
+ * a promise of it. Conditions are tried in order and stop at the first that decides the group,
+ * so no count is queried that the answer does not need.
+ */
+export function matchesRule(node: Condition, subject: RuleSubject): boolean | Promise<boolean> {
+  if ('all' in node) return decides(node.all, subject, false, 0)
+  if ('any' in node) return decides(node.any, subject, true, 0)
   if ('attribute' in node) return matchesAttribute(node, subject.attribute(node.attribute))
   return matchesEvent(node, subject)
+}
+
+/**
+ * A group from condition `i` on: `any` (decisive = true) is true at the first match, `all`
+ * (decisive = false) is false at the first miss; otherwise the group is `!decisive`.
+ */
+function decides(conditions: Condition[], subject: RuleSubject, decisive: boolean, i: number): boolean | Promise<boolean> {
+  for (; i < conditions.length; i++) {
+    const m = matchesRule(conditions[i] as Condition, subject)
+    if (typeof m !== 'boolean') {
+      const next = i + 1
+      return m.then((matched) => (matched === decisive ? decisive : decides(conditions, subject, decisive, next)))
+    }
+    if (m === decisive) return decisive
+  }
+  return !decisive
 }

@@ -12,7 +12,7 @@ const detail = { tags: ['chat'], security: [{ bearer: [] }] }
 export function sessionsModule({ auth, chat }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/sessions' })
     .use(auth)
-    .get('/', ({ principal, query, set }) => okPage(set, listSessions(chat, principal.siteId, query)), {
+    .get('/', async ({ principal, query, set }) => okPage(set, await listSessions(chat, principal.siteId, query)), {
       query: ListSessionsQuery,
       response: responses({ 200: PageEnvelope(Session) }, [400, 403]),
       detail: {
@@ -21,13 +21,13 @@ export function sessionsModule({ auth, chat }: ModuleDeps) {
         description: 'Newest first, cursor paginated; `status=bot|waiting_human|human|closed` filters. An agent inbox lists `waiting_human` and `human`.',
       },
     })
-    .get('/:id', ({ principal, params, set }) => ok(set, getSession(chat, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getSession(chat, principal.siteId, params.id)), {
       query: SessionActionQuery,
       params: SessionIdParams,
       response: responses({ 200: Envelope(Session) }, [400, 403, 404]),
       detail: { ...detail, summary: 'Get a chat session' },
     })
-    .post('/:id', ({ principal, params, query, set }) => ok(set, sessionAction(chat, principal.siteId, params.id, query.action)), {
+    .post('/:id', async ({ principal, params, query, set }) => ok(set, await sessionAction(chat, principal.siteId, params.id, query.action)), {
       query: SessionActionQuery,
       params: SessionIdParams,
       response: responses({ 200: Envelope(Session) }, [400, 403, 404, 409]),

@@ -9,23 +9,23 @@ import { BadRequestError } from '../../errors'
 import type { Session } from './model'
 
 /** One page of the site's sessions, newest first. */
-export function listSessions(ctx: ChatContext, siteId: number, q: { status?: SessionStatus; limit?: number; cursor?: string }) {
+export async function listSessions(ctx: ChatContext, siteId: number, q: { status?: SessionStatus; limit?: number; cursor?: string }) {
   const limit = q.limit ?? 20
   const before = q.cursor ? decodeIdCursor(q.cursor) : null
-  const rows = ctx.store.chat.listSessions(siteId, q.status ?? null, before, limit + 1)
+  const rows = await ctx.store.chat.listSessions(siteId, q.status ?? null, before, limit + 1)
   return pageOf(rows, limit, presentSession, (r) => r.seq)
 }
 
 /** One session of the site. */
-export function getSession(ctx: ChatContext, siteId: number, id: string): Session {
-  return presentSession(siteSession(ctx, siteId, id))
+export async function getSession(ctx: ChatContext, siteId: number, id: string): Promise<Session> {
+  return presentSession(await siteSession(ctx, siteId, id))
 }
 
 /** Runs an action on a session (`close`). */
-export function sessionAction(ctx: ChatContext, siteId: number, id: string, action: string | undefined): Session {
+export async function sessionAction(ctx: ChatContext, siteId: number, id: string, action: string | undefined): Promise<Session> {
   if (action !== 'close') {
     throw new BadRequestError(action ? `Unknown action "${action}"; sessions support action=close.` : 'action is required: use action=close.', 'action')
   }
-  const session = siteSession(ctx, siteId, id)
+  const session = await siteSession(ctx, siteId, id)
   return closeSession(ctx, session, 'agent')
 }

@@ -13,12 +13,12 @@ const detail = { tags: ['site_settings'], security: [{ bearer: [] }] }
 export function siteSettingsModule({ auth, store }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/site_settings' })
     .use(auth)
-    .get('/', ({ principal, set }) => ok(set, getSiteSettings(store, principal.siteId)), {
+    .get('/', async ({ principal, set }) => ok(set, await getSiteSettings(store, principal.siteId)), {
       query: t.Object(TokenQuery),
       response: responses({ 200: Envelope(SiteSettings) }, [403]),
       detail: { ...detail, summary: 'Get site settings', description: 'Whether identity verification is required, and the publishable key.' },
     })
-    .patch('/', ({ principal, body, set }) => ok(set, updateSiteSettings(store, principal.siteId, body)), {
+    .patch('/', async ({ principal, body, set }) => ok(set, await updateSiteSettings(store, principal.siteId, body)), {
       query: t.Object(TokenQuery),
       body: UpdateSiteSettingsBody,
       response: responses({ 200: Envelope(t.Union([SiteSettingsWithSecret, SiteSettings])) }, [400, 403, 413]),
@@ -31,11 +31,11 @@ export function siteSettingsModule({ auth, store }: ModuleDeps) {
     })
     .post(
       '/',
-      ({ principal, query, set }) => {
+      async ({ principal, query, set }) => {
         if (query.action !== 'rotate_identity_secret') {
           throw new BadRequestError('action must be rotate_identity_secret: POST /v1/site_settings?action=rotate_identity_secret', 'action')
         }
-        return ok(set, rotateIdentitySecret(store, principal.siteId))
+        return ok(set, await rotateIdentitySecret(store, principal.siteId))
       },
       {
         query: SiteSettingsActionQuery,

@@ -4,13 +4,13 @@
  * rotation, and the verification itself (with `jose`).
  */
 import { errors as joseErrors, jwtVerify } from 'jose'
-import type { Store } from '../../db/store'
+import type { Repositories, Store, TxStore } from '../../db/store'
 import { NotFoundError, UnauthorizedError } from '../../errors'
 import { randomSecret } from '../../random'
 import type { SiteSettings, SiteSettingsWithSecret, UpdateSiteSettingsInput } from './model'
 
-function load(store: Store, siteId: number) {
-  const row = store.siteIdentity.get(siteId)
+async function load(store: Repositories, siteId: number) {
+  const row = await store.siteIdentity.get(siteId)
   if (!row) throw new NotFoundError(`No site with id ${siteId}.`, 'id')
   return row
 }
@@ -20,15 +20,15 @@ function present(row: { publishable_key: string; identity_required: number; iden
 }
 
 /** The site's settings. */
-export function getSiteSettings(store: Store, siteId: number): SiteSettings {
-  return present(load(store, siteId))
+export async function getSiteSettings(store: Store, siteId: number): Promise<SiteSettings> {
+  return present(await load(store, siteId))
 }
 
 /** Rotates the identity secret: tokens signed with the old one stop verifying at once. Returns the new secret (shown once). */
-export function rotateIdentitySecret(store: Store, siteId: number): SiteSettingsWithSecret {
-  load(store, siteId)
+export async function rotateIdentitySecret(store: TxStore, siteId: number): Promise<SiteSettingsWithSecret> {
+  await load(store, siteId)
   const secret = randomSecret('mlcid_', 32)
-  const row = store.siteIdentity.setSecret(siteId, secret)
+  const row = await store.siteIdentity.setSecret(siteId, secret)
   if (!row) throw new NotFoundError(`No site with id ${siteId}.`, 'id')
   return { ...present(row), identity_secret: secret }
 }
@@ -37,15 +37,15 @@ export function rotateIdentitySecret(store: Store, siteId: number): SiteSettings
  * Changes settings. Turning verification on for a site without a secret creates one and returns
  * it (once), since requiring tokens nobody can sign would lock every identified visitor out.
  */
-export function updateSiteSettings(store: Store, siteId: number, input: UpdateSiteSettingsInput): SiteSettings & { identity_secret?: string } {
-  return store.transaction(() => {
-    let row = load(store, siteId)
-    let secret: string | undefined
-    if (input.identity_required === true && row.identity_secret === null) {
-      secret = rotateIdentitySecret(store, siteId).identity_secret
-    }
-    if (input.identity_required !== undefined) row = store.siteIdentity.setRequired(siteId, input.identity_required) ?? row
-    return secret ? { ...present(row), identity_secret: secret } : present(row)
+export async function updateSiteSettings(store: Store, siteId: number, input: UpdateSiteSettingsInput): Promise<SiteSettings & { identity_secret?: string }> {
+  return store.transaction(async (tx) => {
+    let row = await load(tx, siteId)
+    // The flag is written before the secret is looked at: the write locks the site's row until
+    // commit (PostgreSQL) and answers its current state, so of two requests turning verification
+    // on at once only the first creates a secret; the second sees it.
+    if (input.identity_required !== undefined) row = (await tx.siteIdentity.setRequired(siteId, input.identity_required)) ?? row
+    if (input.identity_required === true && row.identity_secret === null) return rotateIdentitySecret(tx, siteId)
+    return present(row)
   })
 }
 
@@ -68,7 +68,7 @@ function reason(err: unknown): string {
  */
 export async function verifyClaimedKeys(store: Store, siteId: number, keys: string[], token: string | null | undefined, nowMs: number): Promise<void> {
   if (keys.length === 0) return
-  const row = load(store, siteId)
+  const row = await load(store, siteId)
   if (row.identity_required !== 1) return
   const fail = (why: string) => {
     throw new UnauthorizedError(

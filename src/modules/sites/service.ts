@@ -30,34 +30,38 @@ function checkRateLimit(n: number | null): void {
 }
 
 /** Creates a site with a fresh publishable key. */
-export function createSite(store: Store, clock: Clock, input: { name: string; plan?: string; rateLimit?: number | null }): SiteRow {
+export async function createSite(store: Store, clock: Clock, input: { name: string; plan?: string; rateLimit?: number | null }): Promise<SiteRow> {
   const name = input.name.trim()
   if (!name || name.length > 100) throw new BadRequestError('name must be 1-100 characters', 'name')
   const plan = input.plan ?? 'free'
   checkPlan(plan)
   checkRateLimit(input.rateLimit ?? null)
-  const site = store.sites.insert(name, plan, input.rateLimit ?? null, randomSecret('pk_', 18), clock.now())
-  store.meta.bump('auth_epoch')
+  const site = await store.sites.insert(name, plan, input.rateLimit ?? null, randomSecret('pk_', 18), clock.now())
+  await store.meta.bump('auth_epoch')
   return site
 }
 
 /** Changes a site's plan, rate-limit override or name; running servers pick it up within a second. */
-export function updateSite(store: Store, id: number, changes: { name?: string; plan?: string; rateLimit?: number | null }): SiteRow {
-  const site = store.sites.byId(id)
-  if (!site) throw new NotFoundError(`No site with id ${id}.`, 'id')
-  if (changes.plan !== undefined) checkPlan(changes.plan)
-  if (changes.rateLimit !== undefined) checkRateLimit(changes.rateLimit)
-  const updated = store.sites.update(id, {
-    name: changes.name ?? site.name,
-    plan: changes.plan ?? site.plan,
-    rate_limit: changes.rateLimit === undefined ? site.rate_limit : changes.rateLimit,
-  }) as SiteRow
-  store.meta.bump('auth_epoch')
+export async function updateSite(store: Store, id: number, changes: { name?: string; plan?: string; rateLimit?: number | null }): Promise<SiteRow> {
+  // Read and rewrite in one transaction, so a concurrent update of another field is not undone.
+  const updated = await store.transaction(async (tx) => {
+    const site = await tx.sites.byId(id)
+    if (!site) throw new NotFoundError(`No site with id ${id}.`, 'id')
+    if (changes.plan !== undefined) checkPlan(changes.plan)
+    if (changes.rateLimit !== undefined) checkRateLimit(changes.rateLimit)
+    return (await tx.sites.update(id, {
+      name: changes.name ?? site.name,
+      plan: changes.plan ?? site.plan,
+      rate_limit: changes.rateLimit === undefined ? site.rate_limit : changes.rateLimit,
+    })) as SiteRow
+  })
+  // After the commit: the auth cache of this process is dropped once the change is visible.
+  await store.meta.bump('auth_epoch')
   return updated
 }
 
 /** On an empty data dir, creates site 1 so a new install is usable at once. */
-export function ensureFirstSite(store: Store, clock: Clock): SiteRow | null {
-  if (store.sites.count() > 0) return null
+export async function ensureFirstSite(store: Store, clock: Clock): Promise<SiteRow | null> {
+  if ((await store.sites.count()) > 0) return null
   return createSite(store, clock, { name: 'My site' })
 }

@@ -14,16 +14,16 @@ const detail = { tags: ['tags'], security: [{ bearer: [] }] }
 export function tagsModule({ auth, store, clock }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/tags' })
     .use(auth)
-    .get('/', ({ principal, set }) => ok(set, listTags(store, principal.siteId)), {
+    .get('/', async ({ principal, set }) => ok(set, await listTags(store, principal.siteId)), {
       query,
       response: responses({ 200: Envelope(t.Array(Tag)) }, [403]),
       detail: { ...detail, summary: 'List tags', description: 'Conversation tags of the calling site, oldest first.' },
     })
     .post(
       '/',
-      ({ principal, body, set }) => {
+      async ({ principal, body, set }) => {
         set.status = 201
-        return ok(set, createTag(store, clock, principal.siteId, body))
+        return ok(set, await createTag(store, clock, principal.siteId, body))
       },
       {
         query,
@@ -32,20 +32,20 @@ export function tagsModule({ auth, store, clock }: ModuleDeps) {
         detail: { ...detail, summary: 'Create a tag', description: 'Needs write scope. Names are unique per site (409 otherwise).' },
       },
     )
-    .get('/:id', ({ principal, params, set }) => ok(set, getTag(store, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getTag(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(Tag) }, [400, 404]),
       detail: { ...detail, summary: 'Get a tag' },
     })
-    .patch('/:id', ({ principal, params, body, set }) => ok(set, updateTag(store, principal.siteId, params.id, body)), {
+    .patch('/:id', async ({ principal, params, body, set }) => ok(set, await updateTag(store, principal.siteId, params.id, body)), {
       query,
       params: IdParams,
       body: UpdateTagBody,
       response: responses({ 200: Envelope(Tag) }, [400, 403, 404, 409, 413]),
       detail: { ...detail, summary: 'Update a tag', description: 'Needs write scope.' },
     })
-    .delete('/:id', ({ principal, params, set }) => ok(set, deleteTag(store, principal.siteId, params.id)), {
+    .delete('/:id', async ({ principal, params, set }) => ok(set, await deleteTag(store, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(DeletedTag) }, [400, 403, 404]),

@@ -53,54 +53,56 @@ function mintRaw(): { raw: string; prefix: string; hash: string } {
 }
 
 /** Creates a token for a site; the raw token is in `token` and is never retrievable again. */
-export function createToken(store: Store, clock: Clock, input: { siteId: number; scopes: string; name?: string }) {
-  if (!store.sites.byId(input.siteId)) throw new NotFoundError(`No site with id ${input.siteId}.`, 'site')
+export async function createToken(store: Store, clock: Clock, input: { siteId: number; scopes: string; name?: string }) {
+  if (!(await store.sites.byId(input.siteId))) throw new NotFoundError(`No site with id ${input.siteId}.`, 'site')
   const scopes = parseScopes(input.scopes)
   const name = (input.name ?? 'API token').trim()
   if (!name || name.length > 100) throw new BadRequestError('name must be 1-100 characters', 'name')
   const { raw, prefix, hash } = mintRaw()
-  const row = store.tokens.insert(input.siteId, name, prefix, hash, scopes.join(','), clock.now())
-  store.meta.bump('auth_epoch')
+  const row = await store.tokens.insert(input.siteId, name, prefix, hash, scopes.join(','), clock.now())
+  await store.meta.bump('auth_epoch')
   return { ...presentToken(row), token: raw }
 }
 
 /** Revokes a token at once (running servers drop it within a second). */
-export function revokeToken(store: Store, clock: Clock, id: number, siteId?: number) {
-  const existing = store.tokens.byId(id)
+export async function revokeToken(store: Store, clock: Clock, id: number, siteId?: number) {
+  const existing = await store.tokens.byId(id)
   if (!existing || (siteId !== undefined && existing.site_id !== siteId)) throw new NotFoundError(`No token with id ${id}.`, 'id')
-  const row = store.tokens.revoke(id, clock.now()) ?? existing
-  store.meta.bump('auth_epoch')
+  const row = (await store.tokens.revoke(id, clock.now())) ?? existing
+  await store.meta.bump('auth_epoch')
   return presentToken(row)
 }
 
 /** Replaces a token's secret: the new raw token is returned once, the old one stops working. */
-export function rotateToken(store: Store, id: number, siteId?: number) {
-  const existing = store.tokens.byId(id)
+export async function rotateToken(store: Store, id: number, siteId?: number) {
+  const existing = await store.tokens.byId(id)
   if (!existing || (siteId !== undefined && existing.site_id !== siteId)) throw new NotFoundError(`No token with id ${id}.`, 'id')
   if (existing.revoked_ms) throw new BadRequestError(`Token ${id} is revoked; create a new one.`, 'id')
   const { raw, prefix, hash } = mintRaw()
-  const row = store.tokens.replaceHash(id, hash, prefix) as TokenRow
-  store.meta.bump('auth_epoch')
+  // Revoked since the check above (a concurrent revoke): the update matched nothing.
+  const row = await store.tokens.replaceHash(id, hash, prefix)
+  if (!row) throw new BadRequestError(`Token ${id} is revoked; create a new one.`, 'id')
+  await store.meta.bump('auth_epoch')
   return { ...presentToken(row), token: raw }
 }
 
 /** A site's tokens (revoked ones included, marked). */
-export function listTokens(store: Store, siteId: number) {
-  return store.tokens.listBySite(siteId).map(presentToken)
+export async function listTokens(store: Store, siteId: number) {
+  return (await store.tokens.listBySite(siteId)).map(presentToken)
 }
 
 /**
  * A token's usage for the dashboard: total requests, last use and requests per UTC day over the
  * last `days` days (oldest first, idle days as 0), including counts not flushed to disk yet.
  */
-export function tokenUsage(store: Store, usage: UsageCounter, tokenId: number, days = 30) {
-  const row = store.tokens.byId(tokenId)
+export async function tokenUsage(store: Store, usage: UsageCounter, tokenId: number, days = 30) {
+  const row = await store.tokens.byId(tokenId)
   if (!row) throw new NotFoundError(`No token with id ${tokenId}.`, 'id')
   const pending = usage.pending(tokenId)
   const today = usage.today()
   const todayMs = Date.parse(`${today}T00:00:00Z`)
   const from = utcDay(todayMs - (days - 1) * 86_400_000)
-  const stored = new Map(store.tokens.dailySince(tokenId, from).map((d) => [d.day, d.count]))
+  const stored = new Map((await store.tokens.dailySince(tokenId, from)).map((d) => [d.day, d.count]))
   const daily = Array.from({ length: days }, (_, i) => {
     const day = utcDay(todayMs - (days - 1 - i) * 86_400_000)
     return { day, count: (stored.get(day) ?? 0) + (day === today ? pending.today : 0) }
@@ -110,8 +112,8 @@ export function tokenUsage(store: Store, usage: UsageCounter, tokenId: number, d
 }
 
 /** One token of a site (404 for another site's token, as for an unknown one). */
-export function getToken(store: Store, id: number, siteId: number) {
-  const row = store.tokens.byId(id)
+export async function getToken(store: Store, id: number, siteId: number) {
+  const row = await store.tokens.byId(id)
   if (!row || row.site_id !== siteId) throw new NotFoundError(`No token with id ${id}.`, 'id')
   return presentToken(row)
 }

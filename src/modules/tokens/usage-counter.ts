@@ -3,7 +3,7 @@
  * writes to disk to count itself. `pending` lets `whoami` include counts not flushed yet.
  */
 import type { Clock } from '../../clock'
-import type { Store } from '../../db/store'
+import type { Repositories, Store } from '../../db/store'
 import type { TokenUsageDelta } from '../../db/tokens'
 
 /** UTC day (YYYY-MM-DD) of a timestamp. */
@@ -56,22 +56,43 @@ export class UsageCounter {
     return this.day(this.clock.now())
   }
 
-  /** Writes every pending count in one transaction. On failure the counts are kept for the next try. */
-  flush(): void {
-    if (this.pendingByToken.size === 0) return
+  /**
+   * Takes every pending count out for a write the caller makes; give them back with `restore`
+   * if that write fails (or its transaction does not commit).
+   */
+  drain(): TokenUsageDelta[] {
+    if (this.pendingByToken.size === 0) return []
     const batch = [...this.pendingByToken.values()]
     this.pendingByToken = new Map()
-    try {
-      this.store.tokens.addUsage(batch)
-    } catch (err) {
-      for (const d of batch) {
-        const cur = this.pendingByToken.get(d.tokenId)
-        if (!cur) this.pendingByToken.set(d.tokenId, d)
-        else {
-          cur.count += d.count
-          for (const [day, n] of d.byDay) cur.byDay.set(day, (cur.byDay.get(day) ?? 0) + n)
-        }
+    return batch
+  }
+
+  /** Puts back counts whose write failed, merged with the ones counted since. */
+  restore(batch: TokenUsageDelta[]): void {
+    for (const d of batch) {
+      const cur = this.pendingByToken.get(d.tokenId)
+      if (!cur) this.pendingByToken.set(d.tokenId, d)
+      else {
+        cur.count += d.count
+        cur.lastUsedMs = Math.max(cur.lastUsedMs, d.lastUsedMs)
+        for (const [day, n] of d.byDay) cur.byDay.set(day, (cur.byDay.get(day) ?? 0) + n)
       }
+    }
+  }
+
+  /**
+   * Writes every pending count through `repos` (the store, or the caller's transaction: the
+   * server's background flush passes the one `store.withoutWaiting` gives it). On failure the
+   * counts are kept for the next try. When the transaction around it can still fail after this
+   * resolves, use `drain` and `restore` around that transaction instead.
+   */
+  async flush(repos: Pick<Repositories, 'tokens'> = this.store): Promise<void> {
+    const batch = this.drain()
+    if (batch.length === 0) return
+    try {
+      await repos.tokens.addUsage(batch)
+    } catch (err) {
+      this.restore(batch)
       throw err
     }
   }

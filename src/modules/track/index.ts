@@ -1,19 +1,17 @@
 /**
- * `track`: record one event or a batch. Writes go through a group commit: events arriving in the
- * same event-loop turn share one transaction, and each response is sent after that COMMIT.
+ * `track`: record one event or a batch. Writes go through the store's group commit: events
+ * arriving together may share one transaction, and each response is sent after that COMMIT.
  */
 import { Elysia, t } from 'elysia'
-import { GroupCommit } from '../../db/group-commit'
 import type { ModuleDeps } from '../../http/deps'
 import { Envelope, ok, responses } from '../../http/envelope'
 import { guardPublishable } from '../visitors/publishable'
 import { BatchResult, TrackBody, TrackedEvent, TrackQuery } from './model'
-import { parseBatch, parseTrackItem, storeBatch, storeEvent, type TrackInput, trackItemsOfBody } from './service'
+import { parseBatch, parseTrackItem, type TrackInput, trackBatchGrouped, trackGrouped, trackItemsOfBody } from './service'
 
 /** The track controller. */
 export function trackModule(deps: ModuleDeps) {
   const { auth, store, clock } = deps
-  const commits = new GroupCommit(store.db)
   return new Elysia({ prefix: '/v1/track' }).use(auth).post(
     '/',
     async ({ principal, body, set, request }) => {
@@ -23,14 +21,14 @@ export function trackModule(deps: ModuleDeps) {
       if (!batch) {
         const input = parseTrackItem(items[0], now)
         await guardPublishable(deps, principal, request, raw.identity_token, [input])
-        const { event, duplicate } = await commits.run(() => storeEvent(store, clock, principal.siteId, input))
+        const { event, duplicate } = await trackGrouped(store, clock, principal.siteId, input)
         set.status = duplicate ? 200 : 201
         return ok(set, { ...event, duplicate })
       }
       const parsed = parseBatch(items, now)
       const valid = parsed.filter((p): p is TrackInput => !(p instanceof Error))
       await guardPublishable(deps, principal, request, raw.identity_token, valid)
-      return ok(set, await commits.run(() => storeBatch(store, clock, principal.siteId, parsed)))
+      return ok(set, await trackBatchGrouped(store, clock, principal.siteId, parsed))
     },
     {
       query: TrackQuery,

@@ -3,7 +3,8 @@
  * re-evaluation, for one event or a batch answered per item. Plain functions over the store.
  */
 import type { Clock } from '../../clock'
-import type { Store } from '../../db/store'
+import { UniqueViolationError } from '../../db/errors'
+import type { Repositories, Store, TxStore } from '../../db/store'
 import type { VisitorRow } from '../../db/visitors'
 import { ApiError, BadRequestError } from '../../errors'
 import { evaluateVisitor } from '../segments/membership'
@@ -91,48 +92,80 @@ export function trackItemsOfBody(body: Record<string, unknown>): { batch: boolea
 }
 
 /**
- * Stores one event (call inside a write transaction): a repeated `event_id` returns the first
- * event and stores nothing; an unknown key creates the visitor; the visitor's counters move and
- * its segments are re-evaluated.
+ * Stores one event (call inside a write transaction, with its `tx`): a repeated `event_id`
+ * returns the first event and stores nothing; an unknown key creates the visitor; the visitor's
+ * counters move and its segments are re-evaluated.
  */
-export function storeEvent(store: Store, clock: Clock, siteId: number, input: TrackInput): { event: VisitorEvent; duplicate: boolean } {
+export async function storeEvent(tx: Repositories, clock: Clock, siteId: number, input: TrackInput): Promise<{ event: VisitorEvent; duplicate: boolean }> {
   const now = clock.now()
   if (input.eventId !== null) {
-    const first = store.visitorEvents.byEventId(siteId, input.eventId)
+    const first = await tx.visitorEvents.byEventId(siteId, input.eventId)
     if (first) {
-      const owner = store.visitors.byId(siteId, first.visitor_id) as VisitorRow
+      const owner = (await tx.visitors.byId(siteId, first.visitor_id)) as VisitorRow
       return { event: presentEvent(first, owner.key), duplicate: true }
     }
   }
-  const existing = store.visitors.byKey(siteId, input.key)
-  const visitor = existing
-    ? (store.visitors.recordEvents(siteId, existing.id, 1, input.occurredMs, now) as VisitorRow)
-    : store.visitors.insertTracked(siteId, input.key, input.occurredMs, now)
-  const row = store.visitorEvents.insert(siteId, visitor.id, input.name, JSON.stringify(input.properties), input.eventId, input.occurredMs, now)
-  evaluateVisitor(store, visitor, now, existing ? undefined : { events: [{ name: input.name, occurredMs: input.occurredMs }] })
+  const existing = await tx.visitors.byKey(siteId, input.key)
+  // Null as well when the visitor was erased since the read (PostgreSQL): then the event creates it anew.
+  const counted = existing && (await tx.visitors.recordEvents(siteId, existing.id, 1, input.occurredMs, now))
+  const visitor = counted ?? (await tx.visitors.insertTracked(siteId, input.key, input.occurredMs, now))
+  const row = await tx.visitorEvents.insert(siteId, visitor.id, input.name, JSON.stringify(input.properties), input.eventId, input.occurredMs, now)
+  await evaluateVisitor(tx, visitor, now, counted ? undefined : { events: [{ name: input.name, occurredMs: input.occurredMs }] })
   return { event: presentEvent(row, visitor.key, input.properties), duplicate: false }
 }
 
+/**
+ * Runs `write` (a transaction storing one event) again once when it lost a race on a unique key:
+ * another request stored the same `event_id` or created the same visitor between the read and
+ * the insert (PostgreSQL; SQLite runs the two one after the other). The second run finds the
+ * first event (a duplicate) or the visitor (an update).
+ */
+async function againOnConflict<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (err) {
+    if (!(err instanceof UniqueViolationError)) throw err
+    return write()
+  }
+}
+
 /** Tracks one event in its own transaction (for callers outside the HTTP group commit). */
-export function trackEvent(store: Store, clock: Clock, siteId: number, input: TrackInput): { event: VisitorEvent; duplicate: boolean } {
-  return store.transaction(() => storeEvent(store, clock, siteId, input))
+export function trackEvent(store: Store, clock: Clock, siteId: number, input: TrackInput): Promise<{ event: VisitorEvent; duplicate: boolean }> {
+  return againOnConflict(() => store.transaction((tx) => storeEvent(tx, clock, siteId, input)))
 }
 
 /**
- * Stores a batch (call inside a write transaction): each item valid on its own is stored in its
- * own savepoint, so one bad event does not sink the rest; answers per item.
+ * Tracks one event in the next group commit (events arriving together share one COMMIT);
+ * resolves once its transaction has committed.
  */
-export function storeBatch(store: Store, clock: Clock, siteId: number, items: (TrackInput | ApiError)[]): BatchResult {
+export async function trackGrouped(store: Store, clock: Clock, siteId: number, input: TrackInput): Promise<{ event: VisitorEvent; duplicate: boolean }> {
+  const write = (tx: TxStore) => storeEvent(tx, clock, siteId, input)
+  try {
+    return await store.grouped(write)
+  } catch (err) {
+    // As againOnConflict, inline: the common path of every track call stays one await.
+    if (!(err instanceof UniqueViolationError)) throw err
+    return store.grouped(write)
+  }
+}
+
+/**
+ * Stores a batch (call inside a write transaction, with its `tx`): each item valid on its own is
+ * stored in its own savepoint, so one bad event does not sink the rest; answers per item.
+ */
+export async function storeBatch(tx: TxStore, clock: Clock, siteId: number, items: (TrackInput | ApiError)[]): Promise<BatchResult> {
   const results: BatchItemResult[] = []
   let stored = 0
   let duplicates = 0
-  items.forEach((item, index) => {
+  // One after another: the items share the transaction (and their order is the answer's).
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index] as TrackInput | ApiError
     if (item instanceof ApiError) {
       results.push({ index, ok: false, error: { code: item.code, message: item.message, ...(item.param ? { param: item.param } : {}) } })
-      return
+      continue
     }
     try {
-      const { event, duplicate } = store.transaction(() => storeEvent(store, clock, siteId, item))
+      const { event, duplicate } = await againOnConflict(() => tx.transaction((sp) => storeEvent(sp, clock, siteId, item)))
       if (duplicate) duplicates++
       else stored++
       results.push({ index, ok: true, id: event.id, event_id: event.event_id, duplicate })
@@ -140,8 +173,13 @@ export function storeBatch(store: Store, clock: Clock, siteId: number, items: (T
       if (!(err instanceof ApiError)) throw err
       results.push({ index, ok: false, error: { code: err.code, message: err.message, ...(err.param ? { param: err.param } : {}) } })
     }
-  })
+  }
   return { stored, duplicates, failed: results.length - stored - duplicates, results }
+}
+
+/** Stores a batch in the next group commit; resolves once committed. */
+export function trackBatchGrouped(store: Store, clock: Clock, siteId: number, items: (TrackInput | ApiError)[]): Promise<BatchResult> {
+  return store.grouped((tx) => storeBatch(tx, clock, siteId, items))
 }
 
 /** Validates batch items one by one: a bad one becomes its error, the rest stay storable. */

@@ -12,7 +12,7 @@ const detail = { tags: ['chat'], security: [{ bearer: [] }] }
 export function transcriptsModule({ auth, chat }: ModuleDeps) {
   return new Elysia({ prefix: '/v1/transcripts' })
     .use(auth)
-    .get('/', ({ principal, query, set }) => ok(set, getTranscript(chat, principal.siteId, query.sessionId ?? query.session_id)), {
+    .get('/', async ({ principal, query, set }) => ok(set, await getTranscript(chat, principal.siteId, query.sessionId ?? query.session_id)), {
       query: TranscriptQuery,
       response: responses({ 200: Envelope(Transcript) }, [400, 403, 404]),
       detail: {
@@ -21,7 +21,7 @@ export function transcriptsModule({ auth, chat }: ModuleDeps) {
         description: '`sessionId=cs_...` (alias `session_id`, or `/v1/transcripts/{id}`). 404 for an unknown session or one of another site.',
       },
     })
-    .get('/:id', ({ principal, params, set }) => ok(set, getTranscript(chat, principal.siteId, params.id, 'id')), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getTranscript(chat, principal.siteId, params.id, 'id')), {
       query: TranscriptQuery,
       params: SessionIdParams,
       response: responses({ 200: Envelope(Transcript) }, [400, 403, 404]),

@@ -11,18 +11,18 @@ import type { Transcript } from './model'
 const BATCH = 1000
 
 /** The transcript of the site's session `id` (404 for unknown ids and other sites' sessions). */
-export function getTranscript(ctx: ChatContext, siteId: number, id: string | undefined, param = 'sessionId'): Transcript {
+export async function getTranscript(ctx: ChatContext, siteId: number, id: string | undefined, param = 'sessionId'): Promise<Transcript> {
   if (!id) throw new BadRequestError('sessionId is required: /v1/transcripts?sessionId=cs_...', 'sessionId')
-  const s = siteSession(ctx, siteId, id, param)
+  const s = await siteSession(ctx, siteId, id, param)
   const rows: ChatMessageRow[] = []
   for (let after = 0; ; ) {
-    const batch = ctx.store.chat.messagesAfter(s.seq, after, BATCH)
+    const batch = await ctx.store.chat.messagesAfter(s.seq, after, BATCH)
     rows.push(...batch)
     if (batch.length < BATCH) break
     after = batch[batch.length - 1]?.id ?? after
   }
-  const handoff = ctx.store.chat.handoffBySession(s.seq)
-  const feedback = ctx.store.chat.feedbackBySession(s.seq)
+  const handoff = await ctx.store.chat.handoffBySession(s.seq)
+  const feedback = await ctx.store.chat.feedbackBySession(s.seq)
   return {
     session_id: s.id,
     visitor: visitorRef(s),

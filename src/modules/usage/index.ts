@@ -8,7 +8,7 @@ import { currentUsage } from './service'
 
 /** The usage controller. */
 export function usageModule({ auth, chat }: ModuleDeps) {
-  return new Elysia({ prefix: '/v1/usage' }).use(auth).get('/', ({ principal, set }) => ok(set, currentUsage(chat, principal.siteId)), {
+  return new Elysia({ prefix: '/v1/usage' }).use(auth).get('/', async ({ principal, set }) => ok(set, await currentUsage(chat, principal.siteId)), {
     query: t.Object(TokenQuery),
     response: responses({ 200: Envelope(Usage) }, [403]),
     detail: {

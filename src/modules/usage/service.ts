@@ -7,11 +7,11 @@ import { NotFoundError } from '../../errors'
 import type { Usage } from './model'
 
 /** The site's AI replies and bot tokens in the cycle holding now. */
-export function currentUsage(ctx: ChatContext, siteId: number): Usage {
-  const site = ctx.store.sites.byId(siteId)
+export async function currentUsage(ctx: ChatContext, siteId: number): Promise<Usage> {
+  const site = await ctx.store.sites.byId(siteId)
   if (!site) throw new NotFoundError(`No site with id ${siteId}.`)
   const cycle = billingCycle(site.created_ms, ctx.clock.now())
-  const used = ctx.store.chat.usage(siteId, cycle.startMs, cycle.endMs)
+  const used = await ctx.store.chat.usage(siteId, cycle.startMs, cycle.endMs)
   return {
     cycle_start_utc: isoUtc(cycle.startMs),
     cycle_end_utc: isoUtc(cycle.endMs),

@@ -17,9 +17,9 @@ export function visitorsModule(deps: ModuleDeps) {
     .use(auth)
     .get(
       '/',
-      ({ principal, query, set }) => {
-        if (query.key !== undefined) return ok(set, getVisitor(store, principal.siteId, query.key))
-        return okPage(set, listVisitors(store, principal.siteId, query))
+      async ({ principal, query, set }) => {
+        if (query.key !== undefined) return ok(set, await getVisitor(store, principal.siteId, query.key))
+        return okPage(set, await listVisitors(store, principal.siteId, query))
       },
       {
         query: VisitorListQuery,
@@ -40,7 +40,7 @@ export function visitorsModule(deps: ModuleDeps) {
         const touched: TouchedKey[] = [{ key: input.key, claimed: raw.key !== undefined || raw.user_id !== undefined }]
         if (input.anonymousId !== undefined) touched.push({ key: ANONYMOUS_KEY_PREFIX + input.anonymousId, claimed: false })
         await guardPublishable(deps, principal, request, raw.identity_token, touched)
-        const { visitor, created } = upsertVisitor(store, clock, principal.siteId, input)
+        const { visitor, created } = await upsertVisitor(store, clock, principal.siteId, input)
         set.status = created ? 201 : 200
         return ok(set, principal.kind === 'publishable' ? { key: visitor.key, accepted: true as const } : visitor)
       },
@@ -58,9 +58,9 @@ export function visitorsModule(deps: ModuleDeps) {
     )
     .delete(
       '/',
-      ({ principal, query, set }) => {
+      async ({ principal, query, set }) => {
         if (query.key === undefined) throw new BadRequestError('key is required: DELETE /v1/visitors?key=...', 'key')
-        return ok(set, deleteVisitor(store, principal.siteId, query.key))
+        return ok(set, await deleteVisitor(store, principal.siteId, query.key))
       },
       {
         query: KeyQuery,
@@ -72,13 +72,13 @@ export function visitorsModule(deps: ModuleDeps) {
         },
       },
     )
-    .get('/:key', ({ principal, params, set }) => ok(set, getVisitor(store, principal.siteId, params.key)), {
+    .get('/:key', async ({ principal, params, set }) => ok(set, await getVisitor(store, principal.siteId, params.key)), {
       query: t.Object(TokenQuery),
       params: KeyParams,
       response: responses({ 200: Envelope(VisitorDetail) }, [400, 403, 404]),
       detail: { ...detail, summary: 'Get a visitor by key (path form)' },
     })
-    .delete('/:key', ({ principal, params, set }) => ok(set, deleteVisitor(store, principal.siteId, params.key)), {
+    .delete('/:key', async ({ principal, params, set }) => ok(set, await deleteVisitor(store, principal.siteId, params.key)), {
       query: t.Object(TokenQuery),
       params: KeyParams,
       response: responses({ 200: Envelope(DeletedVisitor) }, [400, 403, 404]),

@@ -3,7 +3,8 @@
  * list with a cursor, and privacy erasure. Plain functions over the store.
  */
 import { type Clock, isoUtc } from '../../clock'
-import type { Store } from '../../db/store'
+import { UniqueViolationError } from '../../db/errors'
+import type { Repositories, Store, TxStore } from '../../db/store'
 import type { VisitorEventRow } from '../../db/visitor-events'
 import type { VisitorRow } from '../../db/visitors'
 import { BadRequestError, NotFoundError } from '../../errors'
@@ -143,7 +144,8 @@ function mergeAttributes(base: Record<string, AttributeValue>, changes: Record<s
 }
 
 /** The API shape of a visitor row, with its segments. */
-export function presentVisitor(store: Store, row: VisitorRow): Visitor {
+export async function presentVisitor(store: Repositories, row: VisitorRow): Promise<Visitor> {
+  const memberships = await store.segments.memberships(row.id)
   return {
     id: row.id,
     key: row.key,
@@ -153,7 +155,7 @@ export function presentVisitor(store: Store, row: VisitorRow): Visitor {
     first_seen_utc: isoUtc(row.first_seen_ms),
     last_seen_utc: isoUtc(row.last_seen_ms),
     event_count: row.event_count,
-    segments: store.segments.memberships(row.id).map((m) => ({ id: m.segment_id, name: m.name, entered_utc: isoUtc(m.entered_ms) })),
+    segments: memberships.map((m) => ({ id: m.segment_id, name: m.name, entered_utc: isoUtc(m.entered_ms) })),
   }
 }
 
@@ -170,18 +172,23 @@ export function presentEvent(row: VisitorEventRow, key: string, properties?: Rec
   }
 }
 
-/** Merges the anonymous visitor `anonKey` into `target` (same site) and deletes it. */
-function absorbAnonymous(store: Store, target: VisitorRow, anonKey: string, nowMs: number): VisitorRow {
-  const anon = store.visitors.byKey(target.site_id, anonKey)
-  if (!anon || anon.id === target.id) return target
-  store.visitorEvents.reassign(target.site_id, anon.id, target.id)
+/** Merges the anonymous visitor `anonKey` into `target` (same site) and deletes it (inside the upsert's transaction). */
+async function absorbAnonymous(tx: Repositories, target: VisitorRow, anonKey: string, nowMs: number): Promise<VisitorRow> {
+  const found = await tx.visitors.byKey(target.site_id, anonKey)
+  if (!found || found.id === target.id) return target
+  // A write that changes nothing the merge keeps (the row goes below) locks the anonymous visitor
+  // until commit and answers its current row: a concurrent merge of the same one (PostgreSQL)
+  // waits, then finds it gone, so its counts are added once.
+  const anon = await tx.visitors.recordEvents(target.site_id, found.id, 0, found.last_seen_ms, nowMs)
+  if (!anon) return target
+  await tx.visitorEvents.reassign(target.site_id, anon.id, target.id)
   const attrs = { ...parseAttributes(anon), ...parseAttributes(target) }
   if (Object.keys(attrs).length > VISITOR_LIMITS.attributes) {
     throw new BadRequestError(`a visitor may have at most ${VISITOR_LIMITS.attributes} custom attributes`, 'attributes')
   }
-  store.visitors.updateProfile(target.site_id, target.id, target.email ?? anon.email, target.name ?? anon.name, JSON.stringify(attrs), nowMs)
-  const merged = store.visitors.absorb(target.site_id, target.id, anon) as VisitorRow
-  store.visitors.remove(target.site_id, anonKey)
+  await tx.visitors.updateProfile(target.site_id, target.id, target.email ?? anon.email, target.name ?? anon.name, JSON.stringify(attrs), nowMs)
+  const merged = (await tx.visitors.absorb(target.site_id, target.id, anon)) as VisitorRow
+  await tx.visitors.remove(target.site_id, anonKey)
   return merged
 }
 
@@ -190,47 +197,68 @@ function absorbAnonymous(store: Store, target: VisitorRow, anonKey: string, nowM
  * `null` removes), merging in the anonymous visitor of `input.anonymousId` if any, and
  * re-evaluating the visitor's segments, all in one transaction. Throws BadRequestError naming
  * the field on bad input. Used by POST visitors, track (unknown keys) and the chat engine.
- * Signature: upsertVisitor(store, clock, siteId, { key, email?, name?, attributes?, anonymousId? })
- *   -> { visitor (API shape), row (VisitorRow), created }.
+ * Signature: upsertVisitor(store or a transaction's tx, clock, siteId, { key, email?, name?, attributes?, anonymousId? })
+ *   -> Promise<{ visitor (API shape), row (VisitorRow), created }>.
  */
-export function upsertVisitor(store: Store, clock: Clock, siteId: number, input: UpsertVisitorInput): UpsertVisitorResult {
+export async function upsertVisitor(store: TxStore, clock: Clock, siteId: number, input: UpsertVisitorInput): Promise<UpsertVisitorResult> {
   const key = checkKey(input.key)
   const email = checkEmail(input.email)
   const name = checkName(input.name)
-  return store.transaction(() => {
-    const now = clock.now()
-    const existing = store.visitors.byKey(siteId, key)
-    const attrs = mergeAttributes(existing ? parseAttributes(existing) : {}, input.attributes ?? {})
-    let row: VisitorRow
-    if (existing) {
-      row = store.visitors.updateProfile(
-        siteId,
-        existing.id,
-        email === undefined ? existing.email : email,
-        name === undefined ? existing.name : name,
-        JSON.stringify(attrs),
-        now,
-      ) as VisitorRow
-    } else {
-      row = store.visitors.insert(siteId, key, email ?? null, name ?? null, JSON.stringify(attrs), now)
-    }
-    const before = row
-    if (input.anonymousId !== undefined) row = absorbAnonymous(store, row, ANONYMOUS_KEY_PREFIX + input.anonymousId, now)
-    // A visitor created just now (and not merged with an anonymous one) has no events yet.
-    evaluateVisitor(store, row, now, !existing && row === before ? { events: [] } : undefined)
-    return { visitor: presentVisitor(store, row), row, created: !existing }
-  })
+  const upsert = (tx: TxStore) => upsertIn(tx, clock, siteId, input, key, email, name)
+  try {
+    return await store.transaction(upsert)
+  } catch (err) {
+    // PostgreSQL: another request created this visitor between the read and the insert. It
+    // exists now, so running again updates it (the unique key decided who created it).
+    if (err instanceof UniqueViolationError) return store.transaction(upsert)
+    throw err
+  }
+}
+
+async function upsertIn(
+  tx: TxStore,
+  clock: Clock,
+  siteId: number,
+  input: UpsertVisitorInput,
+  key: string,
+  email: string | null | undefined,
+  name: string | null | undefined,
+): Promise<UpsertVisitorResult> {
+  const now = clock.now()
+  const found = await tx.visitors.byKey(siteId, key)
+  // Marking the visitor seen first (the update below does the same) locks its row until commit
+  // and answers its current state, so two concurrent merges (PostgreSQL) do not lose attributes.
+  const existing = found && (await tx.visitors.recordEvents(siteId, found.id, 0, now, now))
+  const attrs = mergeAttributes(existing ? parseAttributes(existing) : {}, input.attributes ?? {})
+  let row: VisitorRow
+  if (existing) {
+    row = (await tx.visitors.updateProfile(
+      siteId,
+      existing.id,
+      email === undefined ? existing.email : email,
+      name === undefined ? existing.name : name,
+      JSON.stringify(attrs),
+      now,
+    )) as VisitorRow
+  } else {
+    row = await tx.visitors.insert(siteId, key, email ?? null, name ?? null, JSON.stringify(attrs), now)
+  }
+  const before = row
+  if (input.anonymousId !== undefined) row = await absorbAnonymous(tx, row, ANONYMOUS_KEY_PREFIX + input.anonymousId, now)
+  // A visitor created just now (and not merged with an anonymous one) has no events yet.
+  await evaluateVisitor(tx, row, now, !existing && row === before ? { events: [] } : undefined)
+  return { visitor: await presentVisitor(tx, row), row, created: !existing }
 }
 
 /** The site's visitor with this key, with recent events and segments; 404 when unknown. */
-export function getVisitor(store: Store, siteId: number, key: string): VisitorDetail {
-  const row = store.visitors.byKey(siteId, checkKey(key))
+export async function getVisitor(store: Store, siteId: number, key: string): Promise<VisitorDetail> {
+  const row = await store.visitors.byKey(siteId, checkKey(key))
   if (!row) throw new NotFoundError(`No visitor with key "${key}".`, 'key')
-  const events = store.visitorEvents.recent(row.id, VISITOR_LIMITS.recentEvents).map((e) => {
+  const events = (await store.visitorEvents.recent(row.id, VISITOR_LIMITS.recentEvents)).map((e) => {
     const { key: _key, ...rest } = presentEvent(e, row.key)
     return rest
   })
-  return { ...presentVisitor(store, row), events }
+  return { ...(await presentVisitor(store, row)), events }
 }
 
 /**
@@ -238,10 +266,10 @@ export function getVisitor(store: Store, siteId: number, key: string): VisitorDe
  * chats (messages, handoff summary, rating comment) is blanked and detached from them; the counts
  * behind usage and ratings stay. 404 when unknown.
  */
-export function deleteVisitor(store: Store, siteId: number, key: string): { key: string; deleted: true } {
-  const id = store.transaction(() => {
-    const removed = store.visitors.remove(siteId, checkKey(key))
-    if (removed !== null) store.chat.eraseVisitor(siteId, key)
+export async function deleteVisitor(store: Store, siteId: number, key: string): Promise<{ key: string; deleted: true }> {
+  const id = await store.transaction(async (tx) => {
+    const removed = await tx.visitors.remove(siteId, checkKey(key))
+    if (removed !== null) await tx.chat.eraseVisitor(siteId, key)
     return removed
   })
   if (id === null) throw new NotFoundError(`No visitor with key "${key}".`, 'key')
@@ -266,14 +294,14 @@ export function parseIsoParam(raw: string, param: string): number {
 }
 
 /** One page of the site's visitors, newest activity first, with optional filters. */
-export function listVisitors(
+export async function listVisitors(
   store: Store,
   siteId: number,
   q: { limit?: number; cursor?: string; segment?: number; email?: string; updated_since?: string },
-): { items: Visitor[]; has_more: boolean; next_cursor: string | null } {
+): Promise<{ items: Visitor[]; has_more: boolean; next_cursor: string | null }> {
   const limit = q.limit ?? 20
-  if (q.segment !== undefined && !store.segments.get(siteId, q.segment)) throw new NotFoundError(`No segment with id ${q.segment}.`, 'segment')
-  const rows = store.visitors.list(siteId, {
+  if (q.segment !== undefined && !(await store.segments.get(siteId, q.segment))) throw new NotFoundError(`No segment with id ${q.segment}.`, 'segment')
+  const rows = await store.visitors.list(siteId, {
     segmentId: q.segment ?? null,
     email: q.email ?? null,
     updatedSinceMs: q.updated_since !== undefined ? parseIsoParam(q.updated_since, 'updated_since') : null,
@@ -283,5 +311,6 @@ export function listVisitors(
   const has_more = rows.length > limit
   const page = rows.slice(0, limit)
   const last = page.at(-1)
-  return { items: page.map((r) => presentVisitor(store, r)), has_more, next_cursor: has_more && last ? encodeCursor(last) : null }
+  const items = await Promise.all(page.map((r) => presentVisitor(store, r)))
+  return { items, has_more, next_cursor: has_more && last ? encodeCursor(last) : null }
 }

@@ -15,7 +15,7 @@ export function webhookDeliveriesModule({ auth, store, clock, webhooks }: Module
   const deps = { store, clock, webhooks }
   return new Elysia({ prefix: '/v1/webhook_deliveries' })
     .use(auth)
-    .get('/', ({ principal, query, set }) => okPage(set, listDeliveries(deps, principal.siteId, query)), {
+    .get('/', async ({ principal, query, set }) => okPage(set, await listDeliveries(deps, principal.siteId, query)), {
       query: ListDeliveriesQuery,
       response: responses({ 200: PageEnvelope(Delivery) }, [400, 403]),
       detail: {
@@ -24,7 +24,7 @@ export function webhookDeliveriesModule({ auth, store, clock, webhooks }: Module
         description: 'Newest first, cursor paginated; filter by `subscription_id`, `status` (pending, succeeded, failed, dead) and `event`.',
       },
     })
-    .get('/:id', ({ principal, params, set }) => ok(set, getDelivery(deps, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getDelivery(deps, principal.siteId, params.id)), {
       query: t.Object(TokenQuery),
       params: DeliveryIdParams,
       response: responses({ 200: Envelope(DeliveryDetail) }, [400, 404]),
@@ -32,9 +32,9 @@ export function webhookDeliveriesModule({ auth, store, clock, webhooks }: Module
     })
     .post(
       '/:id',
-      ({ principal, params, query, set }) => {
+      async ({ principal, params, query, set }) => {
         if (query.action !== 'retry') throw new BadRequestError('action is required: retry', 'action')
-        return ok(set, retryDelivery(deps, principal.siteId, params.id))
+        return ok(set, await retryDelivery(deps, principal.siteId, params.id))
       },
       {
         query: DeliveryActionQuery,

@@ -1,6 +1,6 @@
 /** The delivery log of a site's webhooks, and replay: plain functions over the webhook repository. */
 import { type Clock, isoUtc } from '../../clock'
-import type { Store } from '../../db/store'
+import type { Repositories, Store } from '../../db/store'
 import type { AttemptRow, DeliveryRow } from '../../db/webhooks'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
 import type { WebhookDispatcher } from '../../webhooks/dispatcher'
@@ -55,9 +55,9 @@ function decodeCursor(cursor: string): number {
 }
 
 /** A page of a site's deliveries, newest first. */
-export function listDeliveries(deps: DeliveryDeps, siteId: number, q: ListDeliveriesQuery) {
+export async function listDeliveries(deps: DeliveryDeps, siteId: number, q: ListDeliveriesQuery) {
   const limit = q.limit ?? 20
-  const rows = deps.store.webhooks.listDeliveries(siteId, {
+  const rows = await deps.store.webhooks.listDeliveries(siteId, {
     subscriptionId: q.subscription_id ?? null,
     status: q.status ?? null,
     event: q.event ?? null,
@@ -70,24 +70,27 @@ export function listDeliveries(deps: DeliveryDeps, siteId: number, q: ListDelive
   return { items: shown.map(present), has_more, next_cursor: has_more && last ? encodeCursor(last.seq) : null }
 }
 
-function mustGet(store: Store, siteId: number, id: string): DeliveryRow {
-  const row = store.webhooks.getDelivery(siteId, id)
+async function mustGet(store: Repositories, siteId: number, id: string): Promise<DeliveryRow> {
+  const row = await store.webhooks.getDelivery(siteId, id)
   if (!row) throw new NotFoundError(`No webhook delivery with id ${id}.`, 'id')
   return row
 }
 
 /** One delivery with its attempt log. */
-export function getDelivery(deps: DeliveryDeps, siteId: number, id: string): DeliveryDetail {
-  const row = mustGet(deps.store, siteId, id)
-  return { ...present(row), attempt_log: deps.store.webhooks.attemptsOf(row.seq).map(presentAttempt) }
+export async function getDelivery(deps: DeliveryDeps, siteId: number, id: string): Promise<DeliveryDetail> {
+  const row = await mustGet(deps.store, siteId, id)
+  return { ...present(row), attempt_log: (await deps.store.webhooks.attemptsOf(row.seq)).map(presentAttempt) }
 }
 
 /** Re-queues a delivery (dead ones included) for an immediate attempt with the same event id. */
-export function retryDelivery(deps: DeliveryDeps, siteId: number, id: string): Delivery {
-  const current = mustGet(deps.store, siteId, id)
-  const sub = deps.store.webhooks.getSubscription(siteId, current.subscription_id)
-  if (sub?.active !== 1) throw new ConflictError(`Webhook subscription ${current.subscription_id} is inactive; set active to true first.`, 'id')
-  const row = deps.store.webhooks.requeueDelivery(siteId, id, deps.clock.now())
+export async function retryDelivery(deps: DeliveryDeps, siteId: number, id: string): Promise<Delivery> {
+  // The subscription's state is read in the transaction that requeues, so a deactivation is not passed by.
+  const row = await deps.store.transaction(async (tx) => {
+    const current = await mustGet(tx, siteId, id)
+    const sub = await tx.webhooks.getSubscription(siteId, current.subscription_id)
+    if (sub?.active !== 1) throw new ConflictError(`Webhook subscription ${current.subscription_id} is inactive; set active to true first.`, 'id')
+    return tx.webhooks.requeueDelivery(siteId, id, deps.clock.now())
+  })
   if (!row) throw new ConflictError('This delivery is being attempted right now; retry after the attempt ends.', 'id')
   deps.webhooks.wake()
   return present(row)

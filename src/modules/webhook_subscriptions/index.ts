@@ -28,7 +28,7 @@ export function webhookSubscriptionsModule({ auth, store, clock, config, webhook
   const deps = { store, clock, config, webhooks }
   return new Elysia({ prefix: '/v1/webhook_subscriptions' })
     .use(auth)
-    .get('/', ({ principal, set }) => ok(set, listSubscriptions(deps, principal.siteId)), {
+    .get('/', async ({ principal, set }) => ok(set, await listSubscriptions(deps, principal.siteId)), {
       query,
       response: responses({ 200: Envelope(t.Array(Subscription)) }, [403]),
       detail: { ...detail, summary: 'List webhook subscriptions', description: 'Oldest first. Secrets are shown as a prefix only.' },
@@ -52,7 +52,7 @@ export function webhookSubscriptionsModule({ auth, store, clock, config, webhook
         },
       },
     )
-    .get('/:id', ({ principal, params, set }) => ok(set, getSubscription(deps, principal.siteId, params.id)), {
+    .get('/:id', async ({ principal, params, set }) => ok(set, await getSubscription(deps, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(Subscription) }, [400, 404]),
@@ -69,7 +69,7 @@ export function webhookSubscriptionsModule({ auth, store, clock, config, webhook
         description: 'Needs write scope. `active: false` stops delivery and dead-letters what is queued (replay with webhook_deliveries ?action=retry).',
       },
     })
-    .delete('/:id', ({ principal, params, set }) => ok(set, deleteSubscription(deps, principal.siteId, params.id)), {
+    .delete('/:id', async ({ principal, params, set }) => ok(set, await deleteSubscription(deps, principal.siteId, params.id)), {
       query,
       params: IdParams,
       response: responses({ 200: Envelope(DeletedSubscription) }, [400, 403, 404]),
@@ -82,7 +82,7 @@ export function webhookSubscriptionsModule({ auth, store, clock, config, webhook
     .post(
       '/:id',
       async ({ principal, params, query, set }) => {
-        if (query.action === 'rotate_secret') return ok(set, rotateSecret(deps, principal.siteId, params.id))
+        if (query.action === 'rotate_secret') return ok(set, await rotateSecret(deps, principal.siteId, params.id))
         if (query.action === 'test') return ok(set, await testSubscription(deps, principal.siteId, params.id))
         throw new BadRequestError('action is required: rotate_secret or test', 'action')
       },

@@ -1,7 +1,7 @@
 /** Webhook subscriptions of a site: plain functions over the webhook repository. */
 import { type Clock, isoUtc } from '../../clock'
 import type { Config } from '../../config'
-import type { Store } from '../../db/store'
+import type { Repositories, Store } from '../../db/store'
 import type { SubscriptionRow } from '../../db/webhooks'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
 import type { WebhookDispatcher } from '../../webhooks/dispatcher'
@@ -83,47 +83,62 @@ export async function checkWebhookUrl(config: Config, raw: string): Promise<stri
   return url.href
 }
 
-function mustGet(store: Store, siteId: number, id: number): SubscriptionRow {
-  const row = store.webhooks.getSubscription(siteId, id)
+async function mustGet(store: Repositories, siteId: number, id: number): Promise<SubscriptionRow> {
+  const row = await store.webhooks.getSubscription(siteId, id)
   if (!row) throw new NotFoundError(`No webhook subscription with id ${id}.`, 'id')
   return row
 }
 
+function tooMany(): ConflictError {
+  return new ConflictError(`A site can have at most ${MAX_SUBSCRIPTIONS_PER_SITE} webhook subscriptions.`)
+}
+
+function inactive(id: number): ConflictError {
+  return new ConflictError(`Webhook subscription ${id} is inactive; set active to true first.`, 'id')
+}
+
 /** A site's subscriptions, oldest first. */
-export function listSubscriptions(deps: SubscriptionDeps, siteId: number): Subscription[] {
+export async function listSubscriptions(deps: SubscriptionDeps, siteId: number): Promise<Subscription[]> {
   const now = deps.clock.now()
-  return deps.store.webhooks.listSubscriptions(siteId).map((r) => present(r, now))
+  return (await deps.store.webhooks.listSubscriptions(siteId)).map((r) => present(r, now))
 }
 
 /** One subscription. */
-export function getSubscription(deps: SubscriptionDeps, siteId: number, id: number): Subscription {
-  return present(mustGet(deps.store, siteId, id), deps.clock.now())
+export async function getSubscription(deps: SubscriptionDeps, siteId: number, id: number): Promise<Subscription> {
+  return present(await mustGet(deps.store, siteId, id), deps.clock.now())
 }
 
 /** Creates a subscription with a new secret (returned this once). */
 export async function createSubscription(deps: SubscriptionDeps, siteId: number, input: CreateSubscriptionInput): Promise<SubscriptionWithSecret> {
   const url = await checkWebhookUrl(deps.config, input.url)
-  if (deps.store.webhooks.countSubscriptions(siteId) >= MAX_SUBSCRIPTIONS_PER_SITE) {
-    throw new ConflictError(`A site can have at most ${MAX_SUBSCRIPTIONS_PER_SITE} webhook subscriptions.`)
-  }
+  const secret = newWebhookSecret()
   const now = deps.clock.now()
-  const row = deps.store.webhooks.insertSubscription(siteId, url, JSON.stringify(input.events), input.description?.trim() ?? '', newWebhookSecret(), now)
+  // Counted in the transaction that inserts (SQLite runs creates one after the other; on
+  // PostgreSQL two concurrent creates at the limit can still both pass).
+  const row = await deps.store.transaction(async (tx) => {
+    if ((await tx.webhooks.countSubscriptions(siteId)) >= MAX_SUBSCRIPTIONS_PER_SITE) throw tooMany()
+    return tx.webhooks.insertSubscription(siteId, url, JSON.stringify(input.events), input.description?.trim() ?? '', secret, now)
+  })
   return withSecret(row, now)
 }
 
 /** Changes url, events, description or active. Deactivating dead-letters what is still queued. */
 export async function updateSubscription(deps: SubscriptionDeps, siteId: number, id: number, input: UpdateSubscriptionInput): Promise<Subscription> {
-  const current = mustGet(deps.store, siteId, id)
-  const url = input.url !== undefined ? await checkWebhookUrl(deps.config, input.url) : current.url
-  const active = input.active ?? current.active === 1
-  const disabledReason = active ? null : input.active === false && current.active === 1 ? 'manual' : current.disabled_reason
+  // Unknown ids answer 404 before the URL is checked (the check may wait for DNS).
+  await mustGet(deps.store, siteId, id)
+  const checkedUrl = input.url !== undefined ? await checkWebhookUrl(deps.config, input.url) : undefined
   const now = deps.clock.now()
-  const row = deps.store.transaction(() => {
-    const updated = deps.store.webhooks.updateSubscription(
+  // The fields not sent are read in the transaction that writes, so a concurrent change is kept.
+  const row = await deps.store.transaction(async (tx) => {
+    const current = await tx.webhooks.getSubscription(siteId, id)
+    if (!current) return null
+    const active = input.active ?? current.active === 1
+    const disabledReason = active ? null : input.active === false && current.active === 1 ? 'manual' : current.disabled_reason
+    const updated = await tx.webhooks.updateSubscription(
       siteId,
       id,
       {
-        url,
+        url: checkedUrl ?? current.url,
         events: input.events !== undefined ? JSON.stringify(input.events) : current.events,
         description: input.description !== undefined ? input.description.trim() : current.description,
         active,
@@ -131,7 +146,7 @@ export async function updateSubscription(deps: SubscriptionDeps, siteId: number,
       },
       now,
     )
-    if (updated && !active && current.active === 1) deps.store.webhooks.deadLetterPending(id, 'subscription deactivated', now)
+    if (updated && !active && current.active === 1) await tx.webhooks.deadLetterPending(id, 'subscription deactivated', now)
     return updated
   })
   if (!row) throw new NotFoundError(`No webhook subscription with id ${id}.`, 'id')
@@ -139,32 +154,37 @@ export async function updateSubscription(deps: SubscriptionDeps, siteId: number,
 }
 
 /** Deletes a subscription; its queued deliveries stop (they and its delivery log are removed). */
-export function deleteSubscription(deps: SubscriptionDeps, siteId: number, id: number): { id: number; deleted: true } {
-  if (!deps.store.webhooks.removeSubscription(siteId, id)) throw new NotFoundError(`No webhook subscription with id ${id}.`, 'id')
+export async function deleteSubscription(deps: SubscriptionDeps, siteId: number, id: number): Promise<{ id: number; deleted: true }> {
+  if (!(await deps.store.webhooks.removeSubscription(siteId, id))) throw new NotFoundError(`No webhook subscription with id ${id}.`, 'id')
   return { id, deleted: true }
 }
 
 /** New secret; the old one keeps signing `webhook-signature` for the grace window. */
-export function rotateSecret(deps: SubscriptionDeps, siteId: number, id: number): SubscriptionWithSecret {
-  mustGet(deps.store, siteId, id)
+export async function rotateSecret(deps: SubscriptionDeps, siteId: number, id: number): Promise<SubscriptionWithSecret> {
+  await mustGet(deps.store, siteId, id)
   const now = deps.clock.now()
-  const row = deps.store.webhooks.rotateSecret(siteId, id, newWebhookSecret(), now + deps.config.webhookRotationGrace * 1000, now)
+  const row = await deps.store.webhooks.rotateSecret(siteId, id, newWebhookSecret(), now + deps.config.webhookRotationGrace * 1000, now)
   if (!row) throw new NotFoundError(`No webhook subscription with id ${id}.`, 'id')
   return withSecret(row, now)
 }
 
 /** Sends a `ping` through the queue and answers with its delivery id and the first attempt's outcome. */
 export async function testSubscription(deps: SubscriptionDeps, siteId: number, id: number): Promise<TestResult> {
-  const sub = mustGet(deps.store, siteId, id)
-  if (sub.active !== 1) throw new ConflictError(`Webhook subscription ${id} is inactive; set active to true first.`, 'id')
   const { store, clock, webhooks } = deps
-  const { eventId, deliveryIds } = store.transaction(() => enqueueEvent(store, clock, { siteId, type: 'ping', payload: {}, subscriptionId: id }))
+  const { eventId, deliveryIds } = await store.transaction(async (tx) => {
+    const sub = await mustGet(tx, siteId, id)
+    if (sub.active !== 1) throw inactive(id)
+    const queued = await enqueueEvent(tx, clock, { siteId, type: 'ping', payload: {}, subscriptionId: id })
+    // Deactivated between the two reads (PostgreSQL): nothing was queued.
+    if (queued.deliveryIds.length === 0) throw inactive(id)
+    return queued
+  })
   const deliveryId = deliveryIds[0] as string
   // Bounded below the HTTP server's 10 s idle timeout; a slower first attempt answers `attempt: null`.
   const first = webhooks.waitForAttempt(deliveryId, Math.min(deps.config.webhookTimeoutMs + 1000, TEST_WAIT_MAX_MS))
   webhooks.wake()
   const attempt = await first
-  const row = store.webhooks.getDelivery(siteId, deliveryId)
+  const row = await store.webhooks.getDelivery(siteId, deliveryId)
   return {
     delivery_id: deliveryId,
     event_id: eventId,

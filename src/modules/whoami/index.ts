@@ -11,9 +11,9 @@ import { whoami } from './service'
 export function whoamiModule(deps: ModuleDeps) {
   return new Elysia({ prefix: '/v1/whoami' }).use(deps.auth).get(
     '/',
-    ({ principal, set }) => {
+    async ({ principal, set }) => {
       if (principal.tokenId === null) throw new ForbiddenError('whoami needs an API token, not a publishable key.')
-      return ok(set, whoami(deps, principal))
+      return ok(set, await whoami(deps, principal))
     },
     {
       query: t.Object(TokenQuery),

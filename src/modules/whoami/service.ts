@@ -8,10 +8,11 @@ import type { UsageCounter } from '../tokens/usage-counter'
 import type { Whoami } from './model'
 
 /** Describes the calling token. */
-export function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; buckets: TokenBuckets }, p: Principal): Whoami {
+export async function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; buckets: TokenBuckets }, p: Principal): Promise<Whoami> {
   const tokenId = p.tokenId as number
-  const row = deps.store.tokens.byId(tokenId)
+  const row = await deps.store.tokens.byId(tokenId)
   if (!row) throw new NotFoundError('This token no longer exists.')
+  const storedToday = await deps.store.tokens.dayCount(tokenId, deps.usage.today())
   const pending = deps.usage.pending(tokenId)
   const bucket = deps.buckets.peek(`token:${tokenId}`, p.rateLimit)
   const lastUsed = Math.max(row.last_used_ms ?? 0, pending.lastUsedMs ?? 0)
@@ -22,7 +23,7 @@ export function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; 
     scopes: row.scopes.split(','),
     plan: p.site.plan,
     request_count: row.request_count + pending.count,
-    requests_today: deps.store.tokens.dayCount(tokenId, deps.usage.today()) + pending.today,
+    requests_today: storedToday + pending.today,
     rate_limit: {
       limit: bucket.limit,
       remaining: bucket.remaining,

@@ -34,27 +34,70 @@ function str(v: unknown): string | null {
   return typeof v === 'string' && v.length > 0 ? v : null
 }
 
+/** Lookups of publishable keys in flight, per store: parallel widget requests for one site share one. */
+const lookups = new WeakMap<Store, Map<string, Promise<SiteRow | null>>>()
+
+/**
+ * The site of a publishable key, or a 401 (counted as a failure in `failKey`, which the caller
+ * has peeked). A failure read first and counted after is safe only while nothing awaits between
+ * the two; the lookup awaits, so it is counted before and given back when the key is known:
+ * parallel guesses cannot all pass the peek. Requests for a key whose lookup is in flight join it
+ * and count only their own failure, so a burst of one site's widget calls is not counted at all.
+ */
+async function siteOfKey(deps: WidgetGuardDeps, key: string, failKey: string): Promise<SiteRow> {
+  const max = deps.config.authFailuresPerMinute
+  const unknown = () => new UnauthorizedError('The site key is unknown: widget endpoints take the publishable key (pk_...) from `mlc site list`.')
+  if (!key.startsWith('pk_')) {
+    deps.buckets.take(failKey, max)
+    throw unknown()
+  }
+  let inFlight = lookups.get(deps.store)
+  if (!inFlight) {
+    inFlight = new Map()
+    lookups.set(deps.store, inFlight)
+  }
+  const joined = inFlight.get(key)
+  if (joined !== undefined) {
+    const site = await joined
+    if (!site) {
+      deps.buckets.take(failKey, max)
+      throw unknown()
+    }
+    return site
+  }
+  deps.buckets.take(failKey, max)
+  const pending = deps.store.sites.byPublishableKey(key)
+  inFlight.set(key, pending)
+  let site: SiteRow | null
+  try {
+    site = await pending
+  } catch (err) {
+    deps.buckets.refund(failKey, max)
+    throw err
+  } finally {
+    if (inFlight.get(key) === pending) inFlight.delete(key)
+  }
+  if (!site) throw unknown()
+  deps.buckets.refund(failKey, max)
+  return site
+}
+
 /** Authenticates and rate-limits a widget request; `fields` are its body and query together. */
-export function authenticateWidget(
+export async function authenticateWidget(
   deps: WidgetGuardDeps,
   request: Request,
   fields: { body?: unknown; query?: unknown },
   headers: Record<string, unknown>,
-): WidgetCaller {
+): Promise<WidgetCaller> {
   const ip = deps.clientIp(request)
   const failKey = `authfail:${ip}`
-  // Peek now, take on a failure: nothing in between awaits, so parallel requests cannot all pass.
   const failState = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
   if (!failState.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)
   const body = (fields.body && typeof fields.body === 'object' ? fields.body : {}) as Record<string, unknown>
   const query = (fields.query && typeof fields.query === 'object' ? fields.query : {}) as Record<string, unknown>
   const key = str(request.headers.get(SITE_KEY_HEADER)) ?? str(body.site_key) ?? str(query.site_key)
   if (!key) throw new UnauthorizedError('The site publishable key is required: send site_key (pk_...) or the X-MLC-Site-Key header.')
-  const site = key.startsWith('pk_') ? deps.store.sites.byPublishableKey(key) : null
-  if (!site) {
-    deps.buckets.take(failKey, deps.config.authFailuresPerMinute)
-    throw new UnauthorizedError('The site key is unknown: widget endpoints take the publishable key (pk_...) from `mlc site list`.')
-  }
+  const site = await siteOfKey(deps, key, failKey)
   rejectMalformed(fields.body)
   const anonId = str(body.anon_id) ?? str(body.anonymous_id) ?? str(query.anon_id) ?? str(query.anonymous_id)
   const visitorKey = str(body.visitor_key) ?? str(query.visitor_key)

@@ -34,7 +34,7 @@ export function widgetModule(deps: ModuleDeps) {
   return (
     new Elysia({ prefix: '/v1/widget' })
       // Local: applies to the widget routes only, before body validation (401 before 400).
-      .derive(({ request, body, query, set }) => ({ caller: authenticateWidget(deps, request, { body, query }, set.headers) }))
+      .derive(async ({ request, body, query, set }) => ({ caller: await authenticateWidget(deps, request, { body, query }, set.headers) }))
       .post(
         '/sessions',
         async ({ caller, body, request, set }) => {
@@ -55,7 +55,7 @@ export function widgetModule(deps: ModuleDeps) {
           },
         },
       )
-      .get('/sessions/:id', ({ caller, params, set }) => ok(set, widgetSessionOf(chat, callerSession(chat, caller, params.id))), {
+      .get('/sessions/:id', async ({ caller, params, set }) => ok(set, await widgetSessionOf(chat, await callerSession(chat, caller, params.id))), {
         query: WidgetQuery,
         params: WidgetSessionParams,
         response: responses({ 200: Envelope(WidgetSession) }, [400, 404]),
@@ -63,7 +63,7 @@ export function widgetModule(deps: ModuleDeps) {
       })
       .get(
         '/sessions/:id/messages',
-        ({ caller, params, query, set }) => ok(set, visitorMessages(chat, caller, params.id, query.after ?? 0, query.limit ?? 100)),
+        async ({ caller, params, query, set }) => ok(set, await visitorMessages(chat, caller, params.id, query.after ?? 0, query.limit ?? 100)),
         {
           query: WidgetMessagesQuery,
           params: WidgetSessionParams,
@@ -102,7 +102,7 @@ export function widgetModule(deps: ModuleDeps) {
           description: 'Hands the chat off (visitor_requested). Idempotent while a human has it; 409 when closed.',
         },
       })
-      .post('/sessions/:id/close', ({ caller, params, set }) => ok(set, visitorClose(chat, caller, params.id)), {
+      .post('/sessions/:id/close', async ({ caller, params, set }) => ok(set, await visitorClose(chat, caller, params.id)), {
         query: WidgetQuery,
         params: WidgetSessionParams,
         body: WidgetCloseBody,
@@ -111,9 +111,9 @@ export function widgetModule(deps: ModuleDeps) {
       })
       .post(
         '/sessions/:id/feedback',
-        ({ caller, params, body, set }) => {
+        async ({ caller, params, body, set }) => {
           set.status = 201
-          return ok(set, visitorFeedback(chat, caller, params.id, body.rating, body.comment))
+          return ok(set, await visitorFeedback(chat, caller, params.id, body.rating, body.comment))
         },
         {
           query: WidgetQuery,

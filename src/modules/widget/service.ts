@@ -15,7 +15,7 @@ function credential(caller: WidgetCaller) {
 }
 
 /** The caller's session `id`, or 404. */
-export function callerSession(ctx: ChatContext, caller: WidgetCaller, id: string): ChatSessionRow {
+export function callerSession(ctx: ChatContext, caller: WidgetCaller, id: string): Promise<ChatSessionRow> {
   return visitorSession(ctx, caller.site.id, id, credential(caller))
 }
 
@@ -40,61 +40,63 @@ export async function openWidgetSession(ctx: ChatContext, caller: WidgetCaller, 
   }
   if (caller.visitorKey !== null) await verifyClaimedKeys(ctx.store, caller.site.id, [caller.visitorKey], identityToken, ctx.clock.now())
   const key = caller.visitorKey ?? ANONYMOUS_KEY_PREFIX + caller.anonId
-  const row = openSession(ctx, caller.site.id, key, caller.anonId)
+  const row = await openSession(ctx, caller.site.id, key, caller.anonId)
+  const starters = await ctx.store.starters.list(caller.site.id, false)
   return {
     session_id: row.id,
     status: row.status,
-    starters: ctx.store.starters.list(caller.site.id, false).map((s) => ({ id: s.id, prompt: s.prompt })),
+    starters: starters.map((s) => ({ id: s.id, prompt: s.prompt })),
     ws_url: wsUrlOf(baseUrl, caller, row.id),
   }
 }
 
 /** The session as the widget sees it. */
-export function widgetSessionOf(ctx: ChatContext, row: ChatSessionRow): WidgetSession {
-  const s = ctx.store.chat.sessionBySeq(row.seq) as ChatSessionRow
+export async function widgetSessionOf(ctx: ChatContext, row: ChatSessionRow): Promise<WidgetSession> {
+  const s = (await ctx.store.chat.sessionBySeq(row.seq)) as ChatSessionRow
+  const feedback = await ctx.store.chat.feedbackBySession(s.seq)
   return {
     session_id: s.id,
     status: s.status,
     handoff_reason: s.handoff_reason as WidgetSession['handoff_reason'],
     started_utc: isoUtc(s.started_ms),
     ended_utc: s.ended_ms === null ? null : isoUtc(s.ended_ms),
-    rated: ctx.store.chat.feedbackBySession(s.seq) !== null,
+    rated: feedback !== null,
   }
 }
 
 /** The visitor's message and the bot's answer (while the bot has the chat). */
-export function visitorMessage(ctx: ChatContext, caller: WidgetCaller, id: string, text: string): Promise<VisitorMessageResult> {
-  const session = callerSession(ctx, caller, id)
+export async function visitorMessage(ctx: ChatContext, caller: WidgetCaller, id: string, text: string): Promise<VisitorMessageResult> {
+  const session = await callerSession(ctx, caller, id)
   const clean = text.trim()
   if (!clean) throw new BadRequestError('text must not be blank', 'text')
   return postVisitorMessage(ctx, session, clean)
 }
 
 /** The session's messages after `after`. */
-export function visitorMessages(ctx: ChatContext, caller: WidgetCaller, id: string, after: number, limit: number) {
-  const session = callerSession(ctx, caller, id)
-  const page = sessionMessages(ctx, session, after, limit)
-  const now = ctx.store.chat.sessionBySeq(session.seq) as ChatSessionRow
+export async function visitorMessages(ctx: ChatContext, caller: WidgetCaller, id: string, after: number, limit: number) {
+  const session = await callerSession(ctx, caller, id)
+  const page = await sessionMessages(ctx, session, after, limit)
+  const now = (await ctx.store.chat.sessionBySeq(session.seq)) as ChatSessionRow
   return { session_id: session.id, status: now.status, messages: page.messages, has_more: page.has_more }
 }
 
 /** The visitor asks for a human. */
 export async function visitorHandoff(ctx: ChatContext, caller: WidgetCaller, id: string, note: string | undefined): Promise<WidgetSession> {
-  const session = callerSession(ctx, caller, id)
+  const session = await callerSession(ctx, caller, id)
   await requestHuman(ctx, session, note)
   return widgetSessionOf(ctx, session)
 }
 
 /** The visitor closes the chat. */
-export function visitorClose(ctx: ChatContext, caller: WidgetCaller, id: string): WidgetSession {
-  const session = callerSession(ctx, caller, id)
-  closeSession(ctx, session, 'visitor')
+export async function visitorClose(ctx: ChatContext, caller: WidgetCaller, id: string): Promise<WidgetSession> {
+  const session = await callerSession(ctx, caller, id)
+  await closeSession(ctx, session, 'visitor')
   return widgetSessionOf(ctx, session)
 }
 
 /** The visitor rates the closed chat (once). */
-export function visitorFeedback(ctx: ChatContext, caller: WidgetCaller, id: string, rating: number, comment: string | null | undefined) {
-  const session = callerSession(ctx, caller, id)
-  const f = submitFeedback(ctx, session, rating, comment?.trim() ? comment.trim() : null)
+export async function visitorFeedback(ctx: ChatContext, caller: WidgetCaller, id: string, rating: number, comment: string | null | undefined) {
+  const session = await callerSession(ctx, caller, id)
+  const f = await submitFeedback(ctx, session, rating, comment?.trim() ? comment.trim() : null)
   return { session_id: f.session_id, rating: f.rating, comment: f.comment, created_utc: f.created_utc }
 }

@@ -2,23 +2,28 @@
  * Contract tests feed both engines the same input and compare what they answer: a fresh SQLite
  * store in a temp dir beside a fresh PostgreSQL database.
  */
-import { rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../../../src/db/async-repo'
-import { openStore, type Store } from '../../../src/db/store'
-import { tempDir } from '../../helpers'
+import { migrate } from '../../../src/db/migrate'
+import { databasePath, openDatabase } from '../../../src/db/open'
+import { createSqliteRepos, type SqliteRepos } from '../../../src/db/sqlite/repos'
 import { freshPostgresDatabase } from './harness'
 
 export interface Engines {
-  sqlite: Store
+  sqlite: SqliteRepos
   pg: SQL
   close(): Promise<void>
 }
 
 /** Both engines, empty and migrated. */
 export async function openEngines(): Promise<Engines> {
-  const dir = tempDir()
-  const sqlite = openStore(dir)
+  const dir = mkdtempSync(join(tmpdir(), 'mlc-contract-'))
+  const db = openDatabase(databasePath(dir))
+  migrate(db)
+  const sqlite = createSqliteRepos(db)
   const pg = await freshPostgresDatabase()
   return {
     sqlite,

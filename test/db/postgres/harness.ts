@@ -17,8 +17,8 @@ export interface TestDatabase {
   drop(): Promise<void>
 }
 
-/** A new, migrated database on the test server. */
-export async function freshPostgresDatabase(): Promise<TestDatabase> {
+/** A new database on the test server, migrated unless `opts.migrate` is false (a server under test migrates it). */
+export async function freshPostgresDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
   if (!TEST_DATABASE_URL) throw new Error('MLC_TEST_DATABASE_URL is not set')
   const name = `mlc_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
   const admin = openPostgres({ url: TEST_DATABASE_URL, poolSize: 1, statementTimeoutMs: 30_000, prepare: false })
@@ -26,7 +26,7 @@ export async function freshPostgresDatabase(): Promise<TestDatabase> {
   const url = new URL(TEST_DATABASE_URL)
   url.pathname = `/${name}`
   const sql = openPostgres({ url: url.toString(), poolSize: 4, statementTimeoutMs: 30_000, prepare: true })
-  await migratePostgres(sql)
+  if (opts.migrate !== false) await migratePostgres(sql)
   return {
     url: url.toString(),
     sql,

@@ -1,81 +1,123 @@
-/** Group commit: jobs of one event-loop turn share a transaction, each in its own savepoint; promises settle after COMMIT. */
+/**
+ * Group commit through the SQLite store: `store.grouped` jobs of one event-loop turn share a
+ * transaction, each in its own savepoint; their promises settle after the COMMIT.
+ */
 import { Database } from 'bun:sqlite'
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { GroupCommit } from '../../src/db/group-commit'
-import { openDatabase } from '../../src/db/open'
-import { tempDir } from '../helpers'
+import { StorageUnavailableError, UniqueViolationError } from '../../../src/db/errors'
+import { migrate } from '../../../src/db/migrate'
+import { databasePath, openDatabase } from '../../../src/db/open'
+import { sqliteStoreOver } from '../../../src/db/sqlite/store'
+import type { Store, TxStore } from '../../../src/db/store'
+import { tempDir } from '../../helpers'
 
 let dir: string
+let path: string
 let db: Database
+let store: Store
 let reader: Database
-beforeEach(() => {
+let siteId: number
+beforeEach(async () => {
   dir = tempDir()
-  db = openDatabase(join(dir, 'g.db'))
-  db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)')
-  reader = new Database(join(dir, 'g.db'), { readonly: true })
+  path = databasePath(dir)
+  db = openDatabase(path)
+  migrate(db)
+  store = sqliteStoreOver(db, path)
+  siteId = (await store.sites.insert('s', 'free', null, 'pk_group', 0)).id
+  reader = new Database(path, { readonly: true })
 })
-afterEach(() => {
+afterEach(async () => {
   reader.close()
-  db.close()
+  await store.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
-const insert = (v: string) => () => db.query('INSERT INTO t (v) VALUES (?) RETURNING v').get(v)
-const visible = (v: string) => reader.query<{ n: number }, [string]>('SELECT COUNT(*) AS n FROM t WHERE v = ?').get(v)?.n
+/** A job inserting the tag `name`, answering its name. */
+const insert = (name: string) => async (tx: TxStore) => (await tx.tags.insert(siteId, name, '#000000', 0)).name
+/** How many tags named `name` another connection sees (committed rows only). */
+const visible = (name: string) => reader.query<{ n: number }, [string]>('SELECT COUNT(*) AS n FROM tags WHERE name = ?').get(name)?.n
 
-describe('GroupCommit', () => {
+describe('store.grouped', () => {
   test('jobs queued in one turn run in one transaction and resolve only after it commits', async () => {
-    const g = new GroupCommit(db)
     const seenByOthers: (number | undefined)[] = []
-    const a = g.run(insert('a'))
-    const b = g.run(() => {
+    const seenAtResolve: (number | undefined)[] = []
+    const a = store.grouped(insert('a')).then((v) => {
+      seenAtResolve.push(visible('a'))
+      return v
+    })
+    const b = store.grouped(async (tx) => {
       // Same transaction as "a": another connection cannot see "a" yet.
       seenByOthers.push(visible('a'))
-      return insert('b')()
+      return insert('b')(tx)
     })
     const settled = await Promise.all([a, b])
-    expect(settled).toEqual([{ v: 'a' }, { v: 'b' }])
+    expect(settled).toEqual(['a', 'b'])
     expect(seenByOthers).toEqual([0])
+    // By the time a job's promise settles, its write is committed: every other connection sees it.
+    expect(seenAtResolve).toEqual([1])
     expect([visible('a'), visible('b')]).toEqual([1, 1])
   })
 
   test('a failing job rolls back only its own writes and rejects only its own promise', async () => {
-    const g = new GroupCommit(db)
-    const ok1 = g.run(insert('x'))
-    const bad = g.run(() => {
-      insert('half-written')()
+    const ok1 = store.grouped(insert('x'))
+    const bad = store.grouped(async (tx) => {
+      await insert('half-written')(tx)
       throw new Error('boom')
     })
-    const ok2 = g.run(insert('y'))
+    const ok2 = store.grouped(insert('y'))
     await expect(bad).rejects.toThrow('boom')
-    expect(await ok1).toEqual({ v: 'x' })
-    expect(await ok2).toEqual({ v: 'y' })
+    expect(await ok1).toBe('x')
+    expect(await ok2).toBe('y')
     expect([visible('x'), visible('y'), visible('half-written')]).toEqual([1, 1, 0])
   })
 
-  test('a job that breaks a constraint fails alone; later batches still run', async () => {
-    const g = new GroupCommit(db)
-    await g.run(insert('dup'))
-    const [first, second] = await Promise.allSettled([g.run(insert('dup')), g.run(insert('fresh'))])
+  test('a job that breaks a constraint fails alone (a UniqueViolationError); later batches still run', async () => {
+    await store.grouped(insert('dup'))
+    const [first, second] = await Promise.allSettled([store.grouped(insert('dup')), store.grouped(insert('fresh'))])
     expect(first.status).toBe('rejected')
-    expect(second).toEqual({ status: 'fulfilled', value: { v: 'fresh' } })
+    expect((first as PromiseRejectedResult).reason).toBeInstanceOf(UniqueViolationError)
+    expect(second).toEqual({ status: 'fulfilled', value: 'fresh' })
+    expect(await store.grouped(insert('later'))).toBe('later')
+    expect(visible('later')).toBe(1)
   })
 
-  test('when the commit itself cannot happen, every job of the batch rejects', async () => {
-    const g = new GroupCommit(db)
-    const blocker = new Database(join(dir, 'g.db'))
+  test('when the transaction itself cannot happen, every job of the batch rejects, as storage unavailable', async () => {
+    const blocker = new Database(path)
     blocker.exec('PRAGMA busy_timeout = 0')
     db.exec('PRAGMA busy_timeout = 0')
     blocker.exec('BEGIN IMMEDIATE')
     try {
-      const results = await Promise.allSettled([g.run(insert('p')), g.run(insert('q'))])
+      const results = await Promise.allSettled([store.grouped(insert('p')), store.grouped(insert('q'))])
       expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+      for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailableError)
     } finally {
       blocker.exec('ROLLBACK')
       blocker.close()
     }
     expect(visible('p')).toBe(0)
+    // The lock is free again: the next group commits.
+    expect(await store.grouped(insert('p'))).toBe('p')
+  })
+
+  test('a burst larger than one group commits in several transactions, every job resolved', async () => {
+    const names = Array.from({ length: 600 }, (_, i) => `burst-${i}`)
+    expect(await Promise.all(names.map((n) => store.grouped(insert(n))))).toEqual(names)
+    expect(reader.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM tags WHERE name LIKE 'burst-%'").get()?.n).toBe(600)
+  })
+
+  test('close() commits what is queued before the connection closes', async () => {
+    const queued = store.grouped(insert('last'))
+    await store.close()
+    expect(await queued).toBe('last')
+    expect(visible('last')).toBe(1)
+  })
+
+  test('a read issued while a group is queued runs at once and sees the group only once it committed', async () => {
+    const group = store.grouped(insert('g'))
+    // The group begins on the next turn: the read does not wait for it.
+    expect(await store.tags.byName(siteId, 'g')).toBeNull()
+    await group
+    expect((await store.tags.byName(siteId, 'g'))?.name).toBe('g')
   })
 })

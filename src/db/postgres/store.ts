@@ -1,0 +1,100 @@
+/**
+ * PostgreSQL as a Store: a pool (Bun.sql), migrated under an advisory lock, every repository
+ * built over the pool and again over each transaction, with PostgreSQL errors in the engines'
+ * common words. A transaction is `BEGIN ... COMMIT` on one pooled connection; inside it, a nested
+ * transaction is a savepoint. No memory caches live here: every read asks the database, so
+ * several instances never disagree (cache invalidation across instances comes with Redis).
+ */
+import type { SQL } from 'bun'
+import type { Repositories, Store, TxStore } from '../store'
+import { createPostgresAdminRepo } from './admins'
+import { createPostgresChatRepo } from './chat'
+import { openPostgres, type PostgresOptions } from './connection'
+import { createPostgresStarterRepo } from './conversation-starters'
+import { mappingPostgresErrors, withPostgresErrors } from './errors'
+import { createPostgresHealthRepo } from './health'
+import { createPostgresKbRepo } from './kb'
+import { createPostgresMetaRepo, type LocalBumps } from './meta'
+import { migratePostgres } from './migrate'
+import { createPostgresRateBucketRepo } from './rate-buckets'
+import { createPostgresSegmentRepo } from './segments'
+import { createPostgresSiteIdentityRepo } from './site-identity'
+import { createPostgresSiteRepo } from './sites'
+import { createPostgresTagRepo } from './tags'
+import { createPostgresTokenRepo } from './tokens'
+import { createPostgresVisitorEventRepo } from './visitor-events'
+import { createPostgresVisitorRepo } from './visitors'
+import { createPostgresWebhookRepo } from './webhooks'
+
+/** Every repository over `sql` (the pool, or one transaction's connection). */
+function repositoriesOver(sql: SQL, bumps: LocalBumps): Repositories {
+  const { localBumps: _local, ...meta } = createPostgresMetaRepo(sql, bumps)
+  const { transaction: _tx, ...webhooks } = createPostgresWebhookRepo(sql)
+  return {
+    meta: withPostgresErrors(meta),
+    sites: withPostgresErrors(createPostgresSiteRepo(sql)),
+    tokens: withPostgresErrors(createPostgresTokenRepo(sql)),
+    tags: withPostgresErrors(createPostgresTagRepo(sql)),
+    rateBuckets: withPostgresErrors(createPostgresRateBucketRepo(sql)),
+    health: createPostgresHealthRepo(sql),
+    webhooks: withPostgresErrors(webhooks),
+    admins: withPostgresErrors(createPostgresAdminRepo(sql)),
+    visitors: withPostgresErrors(createPostgresVisitorRepo(sql)),
+    visitorEvents: withPostgresErrors(createPostgresVisitorEventRepo(sql)),
+    segments: withPostgresErrors(createPostgresSegmentRepo(sql)),
+    starters: withPostgresErrors(createPostgresStarterRepo(sql)),
+    siteIdentity: withPostgresErrors(createPostgresSiteIdentityRepo(sql)),
+    kb: withPostgresErrors(createPostgresKbRepo(sql)),
+    chat: withPostgresErrors(createPostgresChatRepo(sql)),
+  } as Repositories
+}
+
+/** The transaction-scoped store over one transaction's connection. */
+function txStoreOver(tx: SQL, bumps: LocalBumps): TxStore {
+  const repos = repositoriesOver(tx, bumps)
+  const nested = <T>(fn: (inner: TxStore) => Promise<T>): Promise<T> =>
+    mappingPostgresErrors(() => (tx as SQL & { savepoint: (f: (sp: SQL) => Promise<T>) => Promise<T> }).savepoint((sp) => fn(txStoreOver(sp, bumps))))
+  return { ...repos, transaction: nested, grouped: nested }
+}
+
+/** Opens the pool, migrates (under the advisory lock) and returns the store. */
+export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
+  const sql = openPostgres(opts)
+  let applied: number[]
+  try {
+    applied = await mappingPostgresErrors(() => migratePostgres(sql))
+  } catch (err) {
+    await sql.close()
+    throw err
+  }
+  return postgresStoreOver(sql, applied)
+}
+
+/** A Store over an open, migrated pool. */
+export function postgresStoreOver(sql: SQL, migrationsApplied: number[] = []): Store {
+  const bumps: LocalBumps = { count: 0 }
+  const repos = repositoriesOver(sql, bumps)
+  const transaction = <T>(fn: (tx: TxStore) => Promise<T>): Promise<T> =>
+    mappingPostgresErrors(() => sql.begin((tx) => fn(txStoreOver(tx, bumps))) as Promise<T>)
+  return {
+    ...repos,
+    engine: 'postgres',
+    migrationsApplied,
+    transaction,
+    grouped: transaction,
+    // A lock another session holds fails the statement after 100 ms instead of queueing behind it.
+    withoutWaiting: <T>(fn: (tx: TxStore) => Promise<T>): Promise<T> =>
+      mappingPostgresErrors(
+        () =>
+          sql.begin(async (tx) => {
+            await tx`SET LOCAL lock_timeout = '100ms'`
+            return fn(txStoreOver(tx, bumps))
+          }) as Promise<T>,
+      ),
+    localChanges: () => bumps.count,
+    startUpkeep() {},
+    async close() {
+      await sql.close({ timeout: 5 })
+    },
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The storage interface: what services, controllers, the dashboard, the CLI and the webhook
+ * worker see of the database, whichever engine serves it. One repository per table group, each
+ * method answering a promise, and transactions as callbacks handed a transaction-scoped store.
+ *
+ * Two engines implement it: the embedded SQLite file (src/db/sqlite/, the default) and
+ * PostgreSQL (src/db/postgres/, with MLC_DATABASE_URL). Nothing above src/db/ knows which one
+ * answers: no SQL, no driver error codes, no connection objects. Engine errors arrive as the
+ * classes in ./errors.ts.
+ */
+import type { AdminRepo } from './admins'
+import type { AsyncRepo } from './async-repo'
+import type { ChatRepo } from './chat'
+import type { StarterRepo } from './conversation-starters'
+import type { HealthRepo } from './health'
+import type { KbRepo } from './kb'
+import type { MetaRepo } from './meta'
+import type { RateBucketRepo } from './rate-buckets'
+import type { SegmentRepo } from './segments'
+import type { SiteIdentityRepo } from './site-identity'
+import type { SiteRepo } from './sites'
+import type { TagRepo } from './tags'
+import type { TokenRepo } from './tokens'
+import type { VisitorEventRepo } from './visitor-events'
+import type { VisitorRepo } from './visitors'
+import type { WebhookRepo } from './webhooks'
+
+/** The repositories, as every engine offers them. */
+export interface Repositories {
+  readonly meta: AsyncRepo<Omit<MetaRepo, 'localBumps'>>
+  readonly sites: AsyncRepo<SiteRepo>
+  readonly tokens: AsyncRepo<TokenRepo>
+  readonly tags: AsyncRepo<TagRepo>
+  readonly rateBuckets: AsyncRepo<RateBucketRepo>
+  readonly health: AsyncRepo<HealthRepo>
+  readonly webhooks: AsyncRepo<Omit<WebhookRepo, 'transaction'>>
+  readonly admins: AsyncRepo<AdminRepo>
+  readonly visitors: AsyncRepo<VisitorRepo>
+  readonly visitorEvents: AsyncRepo<VisitorEventRepo>
+  readonly segments: AsyncRepo<SegmentRepo>
+  readonly starters: AsyncRepo<StarterRepo>
+  readonly siteIdentity: AsyncRepo<SiteIdentityRepo>
+  readonly kb: AsyncRepo<KbRepo>
+  readonly chat: AsyncRepo<ChatRepo>
+}
+
+/** A store inside a transaction: the same repositories; a nested transaction is a savepoint. */
+export interface TxStore extends Repositories {
+  /** Runs `fn` in a savepoint: its failure undoes only its own writes, and rethrows. */
+  transaction<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+  /** Inside a transaction, the same as `transaction`. */
+  grouped<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+}
+
+/** The store a process opens once and passes down. */
+export interface Store extends Repositories {
+  /** Which engine answers ('sqlite' or 'postgres'): for logs, /readyz and docs, never for branching in services. */
+  readonly engine: 'sqlite' | 'postgres'
+  /** Schema versions this open applied (empty when the schema was current). */
+  readonly migrationsApplied: readonly number[]
+  /**
+   * Runs `fn` in one transaction and commits when it resolves, rolls back when it throws. Only
+   * the store's own calls may be awaited inside: on SQLite the connection is held meanwhile.
+   */
+  transaction<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+  /**
+   * A transaction that may share its commit with others arriving at the same moment (SQLite's
+   * group commit: one WAL commit for a burst of tracked events). Resolves once committed.
+   */
+  grouped<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+  /**
+   * A background write that must never make the process wait for a lock held elsewhere (SQLite's
+   * busy handler sleeps inside the call, holding the event loop). Rejects at once with a
+   * retryable StorageUnavailableError when the lock is taken; the caller tries again later.
+   */
+  withoutWaiting<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+  /** Token and site changes made through this process (the auth cache's local epoch), read without I/O. */
+  localChanges(): number
+  /** Starts the engine's background upkeep (SQLite: the WAL checkpoint thread). `onError` hears why it could not. */
+  startUpkeep(onError: (message: string) => void): void
+  /** Stops the upkeep and closes every connection. */
+  close(): Promise<void>
+}
+
+export type { AsyncRepo } from './async-repo'
