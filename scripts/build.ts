@@ -27,8 +27,8 @@ const defineArgs = Object.entries(defines).flatMap(([k, v]) => ['--define', `${k
 export const EXTRA_ENTRYPOINTS: string[] = [
   // The webhook delivery worker thread; src/webhooks/dispatcher.ts finds it inside the binary.
   'src/webhooks/worker.ts',
-  // The WAL checkpointer thread; src/db/checkpointer.ts finds it inside the binary.
-  'src/db/checkpoint-worker.ts',
+  // The WAL checkpointer thread; src/db/sqlite/checkpointer.ts finds it inside the binary.
+  'src/db/sqlite/checkpoint-worker.ts',
 ]
 
 const targets: [string, string | null][] = [[join(outdir, 'mlc'), null]]

@@ -3,8 +3,8 @@
  * one transaction (outbox); the worker is woken and agents are told after the commit.
  */
 import { isoUtc } from '../clock'
-import type { ChatSessionRow, FeedbackView } from '../db/chat'
 import { UniqueViolationError } from '../db/errors'
+import type { ChatSessionRow, FeedbackView } from '../db/rows'
 import { ConflictError } from '../errors'
 import type { Feedback } from '../modules/feedback/model'
 import { enqueueEvent } from '../webhooks/enqueue'

@@ -5,7 +5,7 @@
  * worker's wake-up follow the commit.
  */
 import { isoUtc } from '../clock'
-import type { ChatMessageRow, ChatSessionRow, HandoffView } from '../db/chat'
+import type { ChatMessageRow, ChatSessionRow, HandoffView } from '../db/rows'
 import type { Handoff } from '../modules/handoffs/model'
 import { enqueueEvent } from '../webhooks/enqueue'
 import { type BotTokens, type BotTurn, HANDOFF_NOTICE } from './bot/provider'

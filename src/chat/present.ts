@@ -1,6 +1,6 @@
 /** The API shapes of chat rows, shared by the resources, the widget and the realtime events. */
 import { isoUtc } from '../clock'
-import type { ChatMessageRow, ChatSessionView, FeedbackView, HandoffView } from '../db/chat'
+import type { ChatMessageRow, ChatSessionView, FeedbackView, HandoffView } from '../db/rows'
 import type { Feedback } from '../modules/feedback/model'
 import type { Handoff } from '../modules/handoffs/model'
 import type { Message } from '../modules/messages/model'

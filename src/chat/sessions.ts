@@ -4,7 +4,7 @@
  * to the realtime hub after, so a subscriber never sees something that was rolled back.
  */
 
-import type { ChatMessageRow, ChatSessionRow, ChatSessionView } from '../db/chat'
+import type { ChatMessageRow, ChatSessionRow, ChatSessionView } from '../db/rows'
 import type { TxStore } from '../db/store'
 import { ConflictError, NotFoundError } from '../errors'
 import type { Message } from '../modules/messages/model'

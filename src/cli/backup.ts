@@ -1,8 +1,7 @@
 /** `mlc backup FILE` and `mlc restore FILE`. */
 import { isoUtc, systemClock } from '../clock'
 import { loadConfig } from '../config'
-import { backupDatabase, restoreDatabase } from '../db/backup'
-import { PRIVATE_UMASK } from '../db/file-modes'
+import { backupDatabase, PRIVATE_UMASK, restoreDatabase } from '../db/data-dir'
 import { type FlagSpec, flagsHelp, parseFlags, UsageError } from './args'
 import { emit } from './output'
 

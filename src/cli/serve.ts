@@ -1,6 +1,6 @@
 /** `mlc serve` (the default command). */
 import { configFlagNames, configHelp, loadConfig } from '../config'
-import { PRIVATE_UMASK } from '../db/file-modes'
+import { PRIVATE_UMASK } from '../db/data-dir'
 import { startServer } from '../server'
 import { type FlagSpec, parseFlags } from './args'
 

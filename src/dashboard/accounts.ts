@@ -5,8 +5,8 @@
  * accounts exist.
  */
 import type { Clock } from '../clock'
-import type { AdminRow } from '../db/admins'
 import { UniqueViolationError } from '../db/errors'
+import type { AdminRow } from '../db/rows'
 import type { Repositories, Store, TxStore } from '../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../errors'
 import { randomSecret, sha256Hex } from '../random'

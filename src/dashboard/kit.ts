@@ -5,7 +5,7 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import type { SiteRow } from '../db/sites'
+import type { SiteRow } from '../db/rows'
 import { ApiError, BadRequestError, ForbiddenError, NotFoundError } from '../errors'
 import type { ModuleDeps } from '../http/deps'
 import { REQUEST_ID_HEADER } from '../http/headers'

@@ -5,7 +5,7 @@
  */
 import { jwtVerify, SignJWT } from 'jose'
 import type { Clock } from '../clock'
-import type { AdminRow, AdminSessionRow } from '../db/admins'
+import type { AdminRow, AdminSessionRow } from '../db/rows'
 import type { Store } from '../db/store'
 import { hmacSha256, randomSecret, sameSecret } from '../random'
 

@@ -55,3 +55,6 @@ export class StorageUnavailableError extends StorageError {
     return this.reason === 'conflict'
   }
 }
+
+/** Raised when the database was written by a newer mlc (either engine's migrator, or a restore of a newer backup). */
+export class SchemaTooNewError extends Error {}

@@ -8,22 +8,25 @@
  * answers: no SQL, no driver error codes, no connection objects. Engine errors arrive as the
  * classes in ./errors.ts.
  */
-import type { AdminRepo } from './admins'
+
 import type { AsyncRepo } from './async-repo'
-import type { ChatRepo } from './chat'
-import type { StarterRepo } from './conversation-starters'
-import type { HealthRepo } from './health'
-import type { KbRepo } from './kb'
-import type { MetaRepo } from './meta'
-import type { RateBucketRepo } from './rate-buckets'
-import type { SegmentRepo } from './segments'
-import type { SiteIdentityRepo } from './site-identity'
-import type { SiteRepo } from './sites'
-import type { TagRepo } from './tags'
-import type { TokenRepo } from './tokens'
-import type { VisitorEventRepo } from './visitor-events'
-import type { VisitorRepo } from './visitors'
-import type { WebhookRepo } from './webhooks'
+import type {
+  AdminRepo,
+  ChatRepo,
+  HealthRepo,
+  KbRepo,
+  MetaRepo,
+  RateBucketRepo,
+  SegmentRepo,
+  SiteIdentityRepo,
+  SiteRepo,
+  StarterRepo,
+  TagRepo,
+  TokenRepo,
+  VisitorEventRepo,
+  VisitorRepo,
+  WebhookRepo,
+} from './rows'
 
 /** The repositories, as every engine offers them. */
 export interface Repositories {

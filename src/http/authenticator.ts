@@ -5,7 +5,7 @@
  * effect within a second without a query per request.
  */
 import type { Clock } from '../clock'
-import type { SiteRow } from '../db/sites'
+import type { SiteRow } from '../db/rows'
 import type { Store } from '../db/store'
 import { siteRateLimit } from '../modules/sites/plans'
 import { hashToken } from '../modules/tokens/service'

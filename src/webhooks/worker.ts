@@ -7,12 +7,9 @@
  * Imports no HTTP or module code.
  */
 import { type Clock, systemClock } from '../clock'
-import { openDatabase } from '../db/open'
-import { openPostgres } from '../db/postgres/connection'
-import { postgresStoreOver } from '../db/postgres/store'
-import { sqliteStoreOver } from '../db/sqlite/store'
+import { connectStore } from '../db/open-store'
+import type { AttemptRecord, ClaimCycle, FinishedAttempt, SendableRow } from '../db/rows'
 import type { Store } from '../db/store'
-import type { AttemptRecord, ClaimCycle, FinishedAttempt, SendableRow } from '../db/webhooks'
 import { VERSION } from '../version'
 import { nextAttemptMs } from './backoff'
 import type { AttemptSummary, FromWorker, ToWorker, WorkerDatabase, WorkerSettings } from './protocol'
@@ -41,11 +38,7 @@ interface Finished extends FinishedAttempt {
  * this only connects: a second SQLite connection to the file, or a small pool of its own.
  */
 export function openWorkerStore(database: WorkerDatabase): Store {
-  if (database.engine === 'postgres') {
-    const { engine: _engine, ...opts } = database
-    return postgresStoreOver(openPostgres(opts))
-  }
-  return sqliteStoreOver(openDatabase(database.path), database.path)
+  return connectStore(database)
 }
 
 /** The worker's state machine; exported for the thread entry below and for profiling. */

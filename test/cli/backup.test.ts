@@ -7,7 +7,7 @@ import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { chmodSync, chownSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { databasePath } from '../../src/db/open'
+import { databasePath } from '../../src/db/data-dir'
 import { runCli, startServerProcess } from '../e2e/server'
 import { tempDir } from '../helpers'
 

@@ -1,7 +1,7 @@
 /** The real server process: CLI changes reach it within a second; SIGTERM flushes and exits. */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import { openDatabase } from '../../src/db/open'
+import { openDatabase } from '../../src/db/sqlite/open'
 import { openSqliteStore } from '../../src/db/sqlite/store'
 import { tempDir } from '../helpers'
 import { runCli, startServerProcess } from './server'

@@ -8,7 +8,7 @@ import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { databasePath } from '../../src/db/open'
+import { databasePath } from '../../src/db/data-dir'
 import { tempDir } from '../helpers'
 import { runCli, startServerProcess } from './server'
 

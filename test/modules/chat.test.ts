@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { closeInactiveSessions } from '../../src/chat/sessions'
-import type { EventRow } from '../../src/db/webhooks'
+import type { EventRow } from '../../src/db/rows'
 import { createSite } from '../../src/modules/sites/service'
 import { createToken } from '../../src/modules/tokens/service'
 import { KB, seedKb, siteKeyOf, Visitor } from '../chat/harness'

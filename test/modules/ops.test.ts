@@ -2,7 +2,7 @@
 
 import { Database } from 'bun:sqlite'
 import { afterEach, describe, expect, test } from 'bun:test'
-import { databasePath } from '../../src/db/open'
+import { databasePath } from '../../src/db/data-dir'
 import { createTestApp, expectError, TEST_ENGINE, type TestApp } from '../helpers'
 
 let t: TestApp

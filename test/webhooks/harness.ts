@@ -1,6 +1,6 @@
 /** Webhook test plumbing: an app with a real worker thread, and a loopback receiver that records requests. */
 import { systemClock } from '../../src/clock'
-import { databasePath } from '../../src/db/open'
+import { databasePath } from '../../src/db/data-dir'
 import { silentLogger } from '../../src/log'
 import { createWorkerDispatcher } from '../../src/webhooks/dispatcher'
 import { createTestApp, type TestApp } from '../helpers'

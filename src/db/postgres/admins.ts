@@ -3,8 +3,8 @@
  * and answers as the SQLite repo. Only hashes are stored.
  */
 import type { SQL } from 'bun'
-import type { AdminRepo, AdminRow, AdminSessionRow } from '../admins'
 import type { AsyncRepo } from '../async-repo'
+import type { AdminRepo, AdminRow, AdminSessionRow } from '../rows'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 
 // all_sites is an INTEGER (0/1) on both engines, so it arrives as a number already.

@@ -6,7 +6,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { ChatMessageRow, ChatRepo, ChatSessionRow, ChatSessionView, ChatSettingsRow, FeedbackRow, FeedbackView, HandoffRow, HandoffView } from '../chat'
+import type { ChatMessageRow, ChatRepo, ChatSessionRow, ChatSessionView, ChatSettingsRow, FeedbackRow, FeedbackView, HandoffRow, HandoffView } from '../rows'
 import { atomically } from './atomic'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'

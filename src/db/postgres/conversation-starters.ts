@@ -1,7 +1,7 @@
 /** Conversation starters of a site on PostgreSQL: the same rows and answers as the SQLite repo. */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { StarterRepo, StarterRow } from '../conversation-starters'
+import type { StarterRepo, StarterRow } from '../rows'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 
 // position and enabled are INTEGER columns (numbers already); enabled stays 0/1 as on SQLite.

@@ -5,7 +5,7 @@
  */
 import { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { HealthRepo } from '../health'
+import type { HealthRepo } from '../rows'
 import { atomically } from './atomic'
 
 /** Builds the probe over a pool. */

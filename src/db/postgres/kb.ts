@@ -17,7 +17,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { KbArticleRow, KbHit, KbRepo } from '../kb'
+import type { KbArticleRow, KbHit, KbRepo } from '../rows'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 

@@ -4,7 +4,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { MetaRepo } from '../meta'
+import type { MetaRepo } from '../rows'
 
 /** Bumps made by this process, shared by every meta repo it builds (over the pool and over each transaction). */
 export interface LocalBumps {

@@ -5,7 +5,7 @@
  * others find nothing left to do, and all of them come up.
  */
 import type { SQL } from 'bun'
-import { SchemaTooNewError } from '../migrate'
+import { SchemaTooNewError } from '../errors'
 import { MIGRATIONS, type Migration } from '../migrations'
 
 /** The advisory lock key of mlc's migrations (an arbitrary constant: "mlc" in ASCII). */

@@ -4,7 +4,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { BucketRow, RateBucketRepo } from '../rate-buckets'
+import type { BucketRow, RateBucketRepo } from '../rows'
 import { atomically } from './atomic'
 import { allRows, bigintColumns } from './rows'
 

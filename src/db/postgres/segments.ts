@@ -6,7 +6,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { MembershipRow, SegmentRepo, SegmentRow } from '../segments'
+import type { MembershipRow, SegmentRepo, SegmentRow } from '../rows'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 
 const segment = bigintColumns<SegmentRow>('id', 'site_id', 'created_ms', 'updated_ms')

@@ -1,7 +1,7 @@
 /** A site's identity-verification settings (columns of `sites`) on PostgreSQL: the same answers as the SQLite repo. */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { SiteIdentityRepo, SiteIdentityRow } from '../site-identity'
+import type { SiteIdentityRepo, SiteIdentityRow } from '../rows'
 import { bigintColumns, firstOrNull } from './rows'
 
 // identity_required is an INTEGER (0/1) on both engines, so it arrives as a number already.

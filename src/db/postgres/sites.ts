@@ -1,7 +1,7 @@
 /** Sites (the tenants) on PostgreSQL: the same rows and answers as the SQLite repo. */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { SiteRepo, SiteRow } from '../sites'
+import type { SiteRepo, SiteRow } from '../rows'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 
 const site = bigintColumns<SiteRow>('id', 'created_ms')

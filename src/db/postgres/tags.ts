@@ -1,7 +1,7 @@
 /** Conversation tags of a site, on PostgreSQL: the same rows and answers as the SQLite repo. */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { TagRepo, TagRow } from '../tags'
+import type { TagRepo, TagRow } from '../rows'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 
 const tag = bigintColumns<TagRow>('id', 'site_id', 'created_ms')

@@ -5,7 +5,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { TokenRepo, TokenRow, TokenUsageDelta } from '../tokens'
+import type { TokenRepo, TokenRow, TokenUsageDelta } from '../rows'
 import { atomically } from './atomic'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 

@@ -1,7 +1,7 @@
 /** Tracked events of visitors on PostgreSQL: the same rows and answers as the SQLite repo. */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { VisitorEventRepo, VisitorEventRow } from '../visitor-events'
+import type { VisitorEventRepo, VisitorEventRow } from '../rows'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 

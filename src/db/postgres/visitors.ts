@@ -1,7 +1,7 @@
 /** Visitors of a site on PostgreSQL: the same rows and answers as the SQLite repo. */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
-import type { VisitorListFilter, VisitorRepo, VisitorRow } from '../visitors'
+import type { VisitorListFilter, VisitorRepo, VisitorRow } from '../rows'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'
 

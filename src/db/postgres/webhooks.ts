@@ -22,7 +22,7 @@ import type {
   SendableRow,
   SubscriptionRow,
   WebhookRepo,
-} from '../webhooks'
+} from '../rows'
 import { atomically } from './atomic'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'

@@ -10,7 +10,7 @@
  * savepoint, so one failing write undoes only itself.
  */
 import type { Database, Statement } from 'bun:sqlite'
-import { withBusyTimeout } from '../busy-timeout'
+import { withBusyTimeout } from './busy-timeout'
 import { fromSqliteError } from './errors'
 import { ConnectionGate } from './gate'
 

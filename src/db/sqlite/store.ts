@@ -5,11 +5,11 @@
  * connection: SQLite's file locks and WAL keep them consistent.
  */
 import type { Database } from 'bun:sqlite'
-import { type Checkpointer, startCheckpointer } from '../checkpointer'
-import { migrate } from '../migrate'
-import { databasePath, openDatabase } from '../open'
 import type { Store } from '../store'
 import { createAsyncSqlite } from './async-store'
+import { type Checkpointer, startCheckpointer } from './checkpointer'
+import { migrate } from './migrate'
+import { databasePath, openDatabase } from './open'
 import { createSqliteRepos } from './repos'
 
 export interface SqliteStoreOptions {

@@ -1,6 +1,6 @@
 /** Conversation starters: the prompts the chat widget offers a new visitor, ordered by position. */
 import type { Clock } from '../../clock'
-import type { StarterRow } from '../../db/conversation-starters'
+import type { StarterRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { BadRequestError, NotFoundError } from '../../errors'
 import type { CreateStarterInput, Starter, UpdateStarterInput } from './model'

@@ -6,7 +6,7 @@
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../clock'
 import type { Config } from '../../config'
-import { describeProbeFailure, type ProbeFailure } from '../../db/health'
+import { describeProbeFailure, type ProbeFailure } from '../../db/probe'
 import type { Store } from '../../db/store'
 import { UnauthorizedError, UnavailableError } from '../../errors'
 import { Envelope, ok, ResponseInteger, responses } from '../../http/envelope'

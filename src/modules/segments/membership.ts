@@ -3,9 +3,8 @@
  * track) or every visitor against one segment (on create and rule change). Entering records the
  * entry time; leaving deletes the membership, so a later re-entry gets a new `entered_utc`.
  */
-import type { SegmentRow } from '../../db/segments'
+import type { SegmentRow, VisitorRow } from '../../db/rows'
 import type { Repositories } from '../../db/store'
-import type { VisitorRow } from '../../db/visitors'
 import { matchesRule, type Rule, type RuleSubject } from './rule'
 
 /** An event known to the caller, for a visitor whose events are all known (created in this transaction). */

@@ -1,7 +1,7 @@
 /** Segments of a site: CRUD, with membership re-evaluated for every visitor when a rule is set. */
 import { type Clock, isoUtc } from '../../clock'
 import { UniqueViolationError } from '../../db/errors'
-import type { SegmentRow } from '../../db/segments'
+import type { SegmentRow } from '../../db/rows'
 import type { Repositories, Store, TxStore } from '../../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
 import { evaluateSegment } from './membership'

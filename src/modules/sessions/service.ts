@@ -4,7 +4,7 @@ import type { ChatContext } from '../../chat/context'
 import { decodeIdCursor, pageOf } from '../../chat/paging'
 import { presentSession } from '../../chat/present'
 import { closeSession, siteSession } from '../../chat/sessions'
-import type { SessionStatus } from '../../db/chat'
+import type { SessionStatus } from '../../db/rows'
 import { BadRequestError } from '../../errors'
 import type { Session } from './model'
 

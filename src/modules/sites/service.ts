@@ -1,6 +1,6 @@
 /** Sites: create, update, list. Used by the CLI, the dashboard and first start. */
 import type { Clock } from '../../clock'
-import type { SiteRow } from '../../db/sites'
+import type { SiteRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { BadRequestError, NotFoundError } from '../../errors'
 import { randomSecret } from '../../random'

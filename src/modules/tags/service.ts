@@ -1,8 +1,8 @@
 /** Tags of a site: plain functions over the tag repository. */
 import type { Clock } from '../../clock'
 import { UniqueViolationError } from '../../db/errors'
+import type { TagRow } from '../../db/rows'
 import type { Store } from '../../db/store'
-import type { TagRow } from '../../db/tags'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
 import { type CreateTagInput, DEFAULT_TAG_COLOR, type Tag, type UpdateTagInput } from './model'
 

@@ -3,8 +3,8 @@
  * call these). The raw token is returned once and never stored: only its SHA-256 is.
  */
 import type { Clock } from '../../clock'
+import type { TokenRow } from '../../db/rows'
 import type { Store } from '../../db/store'
-import type { TokenRow } from '../../db/tokens'
 import { BadRequestError, NotFoundError } from '../../errors'
 import { randomSecret, sha256Hex } from '../../random'
 import { type UsageCounter, utcDay } from './usage-counter'

@@ -3,8 +3,8 @@
  * writes to disk to count itself. `pending` lets `whoami` include counts not flushed yet.
  */
 import type { Clock } from '../../clock'
+import type { TokenUsageDelta } from '../../db/rows'
 import type { Repositories, Store } from '../../db/store'
-import type { TokenUsageDelta } from '../../db/tokens'
 
 /** UTC day (YYYY-MM-DD) of a timestamp. */
 export function utcDay(ms: number): string {

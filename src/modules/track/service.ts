@@ -4,8 +4,8 @@
  */
 import type { Clock } from '../../clock'
 import { UniqueViolationError } from '../../db/errors'
+import type { VisitorRow } from '../../db/rows'
 import type { Repositories, Store, TxStore } from '../../db/store'
-import type { VisitorRow } from '../../db/visitors'
 import { ApiError, BadRequestError } from '../../errors'
 import { evaluateVisitor } from '../segments/membership'
 import { type AttributeValue, VISITOR_LIMITS, type VisitorEvent } from '../visitors/model'

@@ -3,7 +3,7 @@ import type { ChatContext } from '../../chat/context'
 import { presentMessage, visitorRef } from '../../chat/present'
 import { siteSession } from '../../chat/sessions'
 import { isoUtc } from '../../clock'
-import type { ChatMessageRow } from '../../db/chat'
+import type { ChatMessageRow } from '../../db/rows'
 import { BadRequestError } from '../../errors'
 import type { Transcript } from './model'
 

@@ -4,9 +4,8 @@
  */
 import { type Clock, isoUtc } from '../../clock'
 import { UniqueViolationError } from '../../db/errors'
+import type { VisitorEventRow, VisitorRow } from '../../db/rows'
 import type { Repositories, Store, TxStore } from '../../db/store'
-import type { VisitorEventRow } from '../../db/visitor-events'
-import type { VisitorRow } from '../../db/visitors'
 import { BadRequestError, NotFoundError } from '../../errors'
 import { evaluateVisitor } from '../segments/membership'
 import { type AttributeValue, RESERVED_FIELDS, VISITOR_LIMITS, type Visitor, type VisitorDetail, type VisitorEvent } from './model'

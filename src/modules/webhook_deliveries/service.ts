@@ -1,7 +1,7 @@
 /** The delivery log of a site's webhooks, and replay: plain functions over the webhook repository. */
 import { type Clock, isoUtc } from '../../clock'
+import type { AttemptRow, DeliveryRow } from '../../db/rows'
 import type { Repositories, Store } from '../../db/store'
-import type { AttemptRow, DeliveryRow } from '../../db/webhooks'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
 import type { WebhookDispatcher } from '../../webhooks/dispatcher'
 import type { Attempt, Delivery, DeliveryDetail, ListDeliveriesQuery } from './model'

@@ -1,8 +1,8 @@
 /** Webhook subscriptions of a site: plain functions over the webhook repository. */
 import { type Clock, isoUtc } from '../../clock'
 import type { Config } from '../../config'
+import type { SubscriptionRow } from '../../db/rows'
 import type { Repositories, Store } from '../../db/store'
-import type { SubscriptionRow } from '../../db/webhooks'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
 import type { WebhookDispatcher } from '../../webhooks/dispatcher'
 import { enqueueEvent } from '../../webhooks/enqueue'

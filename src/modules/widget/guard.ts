@@ -7,7 +7,7 @@
 
 import type { Clock } from '../../clock'
 import type { Config } from '../../config'
-import type { SiteRow } from '../../db/sites'
+import type { SiteRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { RateLimitedError, UnauthorizedError } from '../../errors'
 import { setRateLimitHeaders } from '../../http/auth'

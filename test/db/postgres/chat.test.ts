@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { AsyncRepo } from '../../../src/db/async-repo'
-import type { ChatRepo, ChatSessionRow } from '../../../src/db/chat'
 import { UniqueViolationError } from '../../../src/db/errors'
 import { createPostgresChatRepo } from '../../../src/db/postgres/chat'
 import { openPostgres } from '../../../src/db/postgres/connection'
 import { fromPostgresError } from '../../../src/db/postgres/errors'
 import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
+import type { ChatRepo, ChatSessionRow } from '../../../src/db/rows'
 import { asAsync, type Engines, openEngines, sameOnBoth } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 

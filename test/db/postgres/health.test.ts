@@ -6,11 +6,11 @@
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createHealthRepo, storageProblem as sqliteProblem } from '../../../src/db/health'
-import { openDatabase } from '../../../src/db/open'
 import { openPostgres } from '../../../src/db/postgres/connection'
 import { createPostgresHealthRepo, storageProblem as pgProblem } from '../../../src/db/postgres/health'
 import { createPostgresMetaRepo } from '../../../src/db/postgres/meta'
+import { createHealthRepo, storageProblem as sqliteProblem } from '../../../src/db/sqlite/health'
+import { openDatabase } from '../../../src/db/sqlite/open'
 import { asAsync, type Engines, openEngines, sameOnBoth } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 

@@ -1,6 +1,6 @@
 /** PostgreSQL migrations: the whole list applies, instances starting together all come up, newer schemas are refused. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { SchemaTooNewError } from '../../../src/db/migrate'
+import { SchemaTooNewError } from '../../../src/db/errors'
 import { MIGRATIONS } from '../../../src/db/migrations'
 import { openPostgres } from '../../../src/db/postgres/connection'
 import { migratePostgres } from '../../../src/db/postgres/migrate'

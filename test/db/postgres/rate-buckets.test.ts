@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createPostgresRateBucketRepo } from '../../../src/db/postgres/rate-buckets'
-import type { BucketRow } from '../../../src/db/rate-buckets'
+import type { BucketRow } from '../../../src/db/rows'
 import { asAsync, type Engines, openEngines, sameOnBoth } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 

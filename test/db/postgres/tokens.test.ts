@@ -7,7 +7,7 @@ import { UniqueViolationError } from '../../../src/db/errors'
 import { fromPostgresError } from '../../../src/db/postgres/errors'
 import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import { createPostgresTokenRepo } from '../../../src/db/postgres/tokens'
-import type { TokenUsageDelta } from '../../../src/db/tokens'
+import type { TokenUsageDelta } from '../../../src/db/rows'
 import { asAsync, type Engines, openEngines, sameOnBoth } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 

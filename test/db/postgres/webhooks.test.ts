@@ -12,7 +12,7 @@ import { openPostgres } from '../../../src/db/postgres/connection'
 import { fromPostgresError } from '../../../src/db/postgres/errors'
 import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import { createPostgresWebhookRepo } from '../../../src/db/postgres/webhooks'
-import type { AttemptRecord, ClaimLimits, FinishedAttempt, WebhookRepo } from '../../../src/db/webhooks'
+import type { AttemptRecord, ClaimLimits, FinishedAttempt, WebhookRepo } from '../../../src/db/rows'
 import { asAsync, type Engines, openEngines, sameOnBoth } from './engines'
 import { freshPostgresDatabase, TEST_DATABASE_URL, type TestDatabase } from './harness'
 

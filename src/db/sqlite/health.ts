@@ -6,7 +6,6 @@
  */
 import type { Database } from 'bun:sqlite'
 import { withBusyTimeout } from './busy-timeout'
-import { storageProblem as postgresStorageProblem } from './postgres/health'
 
 /** Builds the probe over an open database. */
 export function createHealthRepo(db: Database) {
@@ -34,22 +33,4 @@ export function storageProblem(code: string): string {
   if (code.startsWith('SQLITE_CANTOPEN')) return 'cannot open the file'
   if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) return 'damaged'
   return 'error'
-}
-
-/** A failed write probe in engine-neutral words: what to tell the operator, and whether trying again shortly may pass. */
-export interface ProbeFailure {
-  /** "disk full", "locked by another connection" ... */
-  problem: string
-  /** Only a lock another connection holds was in the way (SQLITE_BUSY; PostgreSQL's lock timeout, 55P03). */
-  lockHeld: boolean
-}
-
-/**
- * Describes the code either engine's `probeWrite` answered: an SQLite code (SQLITE_FULL ...), or
- * a SQLSTATE or Bun connection code from PostgreSQL's probe. For /readyz, which must not know
- * which engine answers.
- */
-export function describeProbeFailure(code: string): ProbeFailure {
-  if (code.startsWith('SQLITE_')) return { problem: storageProblem(code), lockHeld: code === 'SQLITE_BUSY' }
-  return { problem: postgresStorageProblem(code), lockHeld: code === '55P03' }
 }

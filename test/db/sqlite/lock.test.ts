@@ -3,12 +3,12 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'bun'
-import { DataDirLockedError, lockDataDir } from '../../src/db/lock'
-import { tempDir } from '../helpers'
+import { DataDirLockedError, lockDataDir } from '../../../src/db/sqlite/lock'
+import { tempDir } from '../../helpers'
 
 const root = tempDir('mlc-lock-')
 afterAll(() => rmSync(root, { recursive: true, force: true }))
-const ROOT = new URL('../..', import.meta.url).pathname
+const ROOT = new URL('../../..', import.meta.url).pathname
 
 describe('lockDataDir', () => {
   test('a second lock on the same dir is refused at once, naming the holder; release frees it', () => {
@@ -42,7 +42,7 @@ describe('lockDataDir', () => {
 
   test('a holder killed with SIGKILL leaves no stale lock (only a stale pid file)', async () => {
     const dir = join(root, 'killed')
-    const code = `const { lockDataDir } = await import(${JSON.stringify(join(ROOT, 'src/db/lock.ts'))}); lockDataDir(${JSON.stringify(dir)}, 'x'); console.log('held'); await Bun.sleep(60000)`
+    const code = `const { lockDataDir } = await import(${JSON.stringify(join(ROOT, 'src/db/sqlite/lock.ts'))}); lockDataDir(${JSON.stringify(dir)}, 'x'); console.log('held'); await Bun.sleep(60000)`
     const proc = spawn([process.execPath, '-e', code], { stdout: 'pipe', stderr: 'inherit' })
     const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
     const { value } = await reader.read()

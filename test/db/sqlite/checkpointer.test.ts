@@ -3,11 +3,11 @@ import type { Database } from 'bun:sqlite'
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { type CheckpointState, checkpointOnce, FORCED_RESTART_FRAMES, WAL_TRIM_BYTES } from '../../src/db/checkpoint-worker'
-import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from '../../src/db/checkpointer'
-import { openDatabase } from '../../src/db/open'
-import { sqliteStoreOver } from '../../src/db/sqlite/store'
-import { tempDir } from '../helpers'
+import { type CheckpointState, checkpointOnce, FORCED_RESTART_FRAMES, WAL_TRIM_BYTES } from '../../../src/db/sqlite/checkpoint-worker'
+import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from '../../../src/db/sqlite/checkpointer'
+import { openDatabase } from '../../../src/db/sqlite/open'
+import { sqliteStoreOver } from '../../../src/db/sqlite/store'
+import { tempDir } from '../../helpers'
 
 let dir: string
 let path: string

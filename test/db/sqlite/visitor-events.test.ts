@@ -1,8 +1,8 @@
 /** Event counting for segment rules: capped, by name and time, the same with any cap. */
 import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import { openSqliteStore } from '../../src/db/sqlite/store'
-import { tempDir } from '../helpers'
+import { openSqliteStore } from '../../../src/db/sqlite/store'
+import { tempDir } from '../../helpers'
 
 const dir = tempDir('mlc-events-')
 const store = openSqliteStore(dir)

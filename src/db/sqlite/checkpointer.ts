@@ -1,10 +1,10 @@
 /**
- * Starts the WAL checkpointer thread (src/db/checkpoint-worker.ts) for a database the main thread
+ * Starts the WAL checkpointer thread (src/db/sqlite/checkpoint-worker.ts) for a database the main thread
  * writes, and moves the main connection's automatic checkpoint to a far higher threshold so it
  * only acts as a backstop (if the thread stalls, the WAL still cannot grow without bound).
  */
 import type { Database } from 'bun:sqlite'
-import { workerEntry } from '../worker-entry'
+import { workerEntry } from '../../worker-entry'
 import { FORCED_RESTART_FRAMES } from './checkpoint-limits'
 import type { FromCheckpointer, ToCheckpointer } from './checkpoint-worker'
 
@@ -28,7 +28,7 @@ export interface Checkpointer {
 export function startCheckpointer(db: Database, dbPath: string, intervalMs: number, onError: (message: string) => void = () => {}): Checkpointer {
   let worker: Worker
   try {
-    worker = new Worker(workerEntry('db/checkpoint-worker', 'checkpoint worker'))
+    worker = new Worker(workerEntry('db/sqlite/checkpoint-worker', 'checkpoint worker'))
   } catch (err) {
     onError(String(err))
     return { ready: Promise.resolve(false), stop: async () => {} }

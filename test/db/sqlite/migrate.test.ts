@@ -1,7 +1,8 @@
 /** Numbered migrations: applied once each, gaps filled, newer schemas refused. */
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { migrate, SchemaTooNewError } from '../../src/db/migrate'
+import { SchemaTooNewError } from '../../../src/db/errors'
+import { migrate } from '../../../src/db/sqlite/migrate'
 
 const m = (version: number) => ({
   version,

@@ -44,6 +44,6 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
   db.exec('PRAGMA temp_store = MEMORY')
   // No journal_size_limit: with one, the first commit after a WAL restart truncates the file on
   // the request path (ftruncate of a 256 MB WAL took ~120 ms here). The checkpoint thread trims
-  // the WAL instead, at a moment without writes (src/db/checkpoint-worker.ts).
+  // the WAL instead, at a moment without writes (src/db/sqlite/checkpoint-worker.ts).
   return db
 }

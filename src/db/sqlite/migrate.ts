@@ -4,10 +4,8 @@
  * instead of corrupting it.
  */
 import type { Database } from 'bun:sqlite'
-import { MIGRATIONS, type Migration } from './migrations'
-
-/** Raised when the database was written by a newer mlc. */
-export class SchemaTooNewError extends Error {}
+import { SchemaTooNewError } from '../errors'
+import { MIGRATIONS, type Migration } from '../migrations'
 
 /** Brings the schema up to date; returns the versions applied now. */
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS, nowMs = Date.now()): number[] {

@@ -8,9 +8,10 @@
 import { Database } from 'bun:sqlite'
 import { chmodSync, chownSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
+import { SchemaTooNewError } from '../errors'
 import { ensurePrivateFile, PRIVATE_FILE_MODE } from './file-modes'
 import { lockDataDir } from './lock'
-import { latestSchemaVersion, SchemaTooNewError } from './migrate'
+import { latestSchemaVersion } from './migrate'
 import { databasePath } from './open'
 
 /** A backup or restore that cannot proceed; the message says why and what to do. */

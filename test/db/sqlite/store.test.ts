@@ -5,12 +5,12 @@ import { afterEach, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { withLazyStatements } from '../../src/db/lazy-statements'
-import { migrate } from '../../src/db/migrate'
-import { databasePath, openDatabase } from '../../src/db/open'
-import { createSqliteRepos } from '../../src/db/sqlite/repos'
-import { sqliteStoreOver } from '../../src/db/sqlite/store'
-import type { Store } from '../../src/db/store'
+import { withLazyStatements } from '../../../src/db/sqlite/lazy-statements'
+import { migrate } from '../../../src/db/sqlite/migrate'
+import { databasePath, openDatabase } from '../../../src/db/sqlite/open'
+import { createSqliteRepos } from '../../../src/db/sqlite/repos'
+import { sqliteStoreOver } from '../../../src/db/sqlite/store'
+import type { Store } from '../../../src/db/store'
 
 let dir: string
 let store: Store | undefined
