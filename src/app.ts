@@ -24,7 +24,7 @@ import { RouteTable } from './http/route-table'
 import { pathAndQuery, pathIs, pathStart } from './http/url-path'
 import { createWebSocketGateway, type SocketData, WS_PATHS } from './http/websocket'
 import type { Logger } from './log'
-import { redactUrl } from './log'
+import { ACCESS_LOG_MSG, redactUrl } from './log'
 import { createPlatformMetrics, type PlatformMetrics, ResourceClassifier, registerWebhookGauges } from './metrics/platform'
 import { assetsModule } from './modules/assets'
 import { chatSettingsModule } from './modules/chat-settings'
@@ -140,13 +140,17 @@ export function createApp(deps: AppDeps) {
    */
   async function handle(request: Request, socketIp = '127.0.0.1'): Promise<Response> {
     const started = performance.now()
-    const ip = clientAddress(request, socketIp)
     let req: Request
     try {
       req = routableRequest(request)
     } catch (err) {
-      return finish(request, request, refuse(err), started, ip)
+      return finish(request, request, refuse(err), started, clientAddress(request, socketIp))
     }
+    return route(request, req, clientAddress(req, socketIp), started)
+  }
+
+  /** Answers a request whose URL is routable (`req`; `request` is what the client sent, for the log). */
+  async function route(request: Request, req: Request, ip: string, started: number): Promise<Response> {
     if (req.method === 'OPTIONS') {
       return new Response(null, { status: 204, headers: { ...PREFLIGHT_HEADERS, [REQUEST_ID_HEADER]: newRequestId() } })
     }
@@ -164,23 +168,26 @@ export function createApp(deps: AppDeps) {
 
   /**
    * Bun.serve's `fetch`: the realtime channels are upgraded here, before Elysia (see
-   * src/http/websocket.ts); everything else goes to `handle`. Undefined means upgraded.
+   * src/http/websocket.ts); everything else is routed as `handle` does. Undefined means upgraded.
    */
   function serve(request: Request, server: Server<SocketData>): Response | Promise<Response | undefined> | undefined {
+    const started = performance.now()
     const socketIp = server.requestIP(request)?.address
-    if (request.method !== 'GET') return handle(request, socketIp)
     let req: Request
     try {
       req = routableRequest(request)
-    } catch {
-      return handle(request, socketIp) // answers the enveloped 400
+    } catch (err) {
+      return finish(request, request, refuse(err), started, clientAddress(request, socketIp))
     }
-    const start = pathStart(req.url)
-    const query = req.url.indexOf('?', start)
-    if (WS_PATHS.has(req.url.slice(start, query < 0 ? undefined : query))) return realtime.upgrade(req, server, clientAddress(req, socketIp))
-    // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
-    if (isLiveUrl(req.url)) return dashboard.live.upgrade(req, server, clientAddress(req, socketIp))
-    return handle(request, socketIp)
+    const ip = clientAddress(req, socketIp)
+    if (req.method === 'GET') {
+      const start = pathStart(req.url)
+      const query = req.url.indexOf('?', start)
+      if (WS_PATHS.has(req.url.slice(start, query < 0 ? undefined : query))) return realtime.upgrade(req, server, ip)
+      // The dashboard inbox's live channel: the same sockets, authorized by the session cookie.
+      if (isLiveUrl(req.url)) return dashboard.live.upgrade(req, server, ip)
+    }
+    return route(request, req, ip, started)
   }
 
   /** Counts, times and logs an answered request. */
@@ -191,7 +198,7 @@ export function createApp(deps: AppDeps) {
     metrics.latency.observe([resource], (performance.now() - started) / 1000)
     if (status === 429) metrics.rateLimited.inc([resource])
     if (logger.enabled('info')) {
-      logger.info('request', {
+      logger.info(ACCESS_LOG_MSG, {
         request_id: response.headers.get(REQUEST_ID_HEADER),
         method: request.method,
         path: redactUrl(pathAndQuery(request.url)),

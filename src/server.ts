@@ -281,6 +281,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       await store.close()
       lock?.release()
       logger.info('stopped', { duration_ms: Math.round(performance.now() - started) })
+      logger.flush()
     })()
     return stopping
   }

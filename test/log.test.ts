@@ -1,6 +1,6 @@
 /** Log lines never carry credentials: redactUrl on its own, and the access log of real requests. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createLogger, redactUrl } from '../src/log'
+import { createBufferedWriter, createLogger, redactUrl } from '../src/log'
 import { createTestApp, type TestApp } from './helpers'
 
 describe('redactUrl', () => {
@@ -49,5 +49,70 @@ describe('the access log of real requests', () => {
     expect(line.path).toContain('anon_id=REDACTED')
     expect(lines.join('\n')).not.toContain(anon)
     expect(lines.join('\n')).not.toContain(site.publishable_key)
+  })
+})
+
+describe('createBufferedWriter', () => {
+  test('lines wait for the interval and go out together, in order', async () => {
+    const chunks: string[] = []
+    const w = createBufferedWriter((c) => chunks.push(c), { flushMs: 30 })
+    w.write('a')
+    w.write('b')
+    expect(chunks).toEqual([])
+    await Bun.sleep(60)
+    expect(chunks).toEqual(['a\nb'])
+    w.write('c')
+    w.flush()
+    expect(chunks).toEqual(['a\nb', 'c'])
+  })
+
+  test('a full buffer is written at once', () => {
+    const chunks: string[] = []
+    const w = createBufferedWriter((c) => chunks.push(c), { flushMs: 60_000, maxLines: 3 })
+    for (const l of ['1', '2', '3', '4']) w.write(l)
+    expect(chunks).toEqual(['1\n2\n3'])
+    w.close()
+    expect(chunks).toEqual(['1\n2\n3', '4'])
+  })
+
+  test('flushing an empty buffer writes nothing', () => {
+    const chunks: string[] = []
+    const w = createBufferedWriter((c) => chunks.push(c))
+    w.flush()
+    expect(chunks).toEqual([])
+  })
+})
+
+describe('the default logger on stdout', () => {
+  /** Runs a script in a child process and returns its stdout lines. */
+  async function run(script: string): Promise<string[]> {
+    const proc = Bun.spawn([process.execPath, '-e', script], { cwd: new URL('..', import.meta.url).pathname, stdout: 'pipe', stderr: 'pipe' })
+    const out = await new Response(proc.stdout).text()
+    await proc.exited
+    return out.split('\n').filter(Boolean)
+  }
+
+  test('access-log lines are batched; any other line flushes them first (order kept); exit writes the rest', async () => {
+    const lines = await run(`
+      import { createLogger } from './src/log'
+      const log = createLogger({ flushMs: 60000 })
+      log.info('request', { n: 1 }); log.info('request', { n: 2 })
+      process.stdout.write('{"msg":"marker"}\\n')
+      log.info('listening')
+      log.info('request', { n: 3 })
+      process.stdout.write('{"msg":"marker2"}\\n')
+      log.warn('slow')
+      log.info('request', { n: 4 })
+    `)
+    expect(lines.map((l) => JSON.parse(l).msg + (JSON.parse(l).n ?? ''))).toEqual([
+      'marker',
+      'request1',
+      'request2',
+      'listening',
+      'marker2',
+      'request3',
+      'slow',
+      'request4',
+    ])
   })
 })

@@ -57,18 +57,20 @@ export interface MlcProcess {
 }
 
 /**
- * Starts `mlc serve` from source on a temp data dir, in its default configuration (access log at
+ * Starts `mlc serve` from source (this checkout, or `opts.root`) on a temp data dir, in its default configuration (access log at
  * `info`) unless `env` says otherwise. Its stdout goes to a file in the data dir, as
  * `mlc serve > mlc.log` would: the log lines cost a real write, not a pipe nobody reads.
  */
-export async function startMlc(env: Record<string, string> = {}): Promise<MlcProcess> {
+export async function startMlc(env: Record<string, string> = {}, opts: { root?: string } = {}): Promise<MlcProcess> {
+  // Another checkout of mlc (scripts/bench/compare-trees.ts runs an older commit beside this one).
+  const root = opts.root ?? ROOT
   const dataDir = mkdtempSync(join(tmpdir(), 'mlc-bench-'))
   const logPath = join(dataDir, 'stdout.log')
   const logFd = openSync(logPath, 'a')
   const port = freePort()
   const { MLC_LOG_LEVEL: _level, ...inherited } = process.env
   const proc = spawn([process.execPath, 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir], {
-    cwd: ROOT,
+    cwd: root,
     env: { ...inherited, ...env },
     stdout: logFd,
     stderr: 'inherit',
@@ -77,7 +79,7 @@ export async function startMlc(env: Record<string, string> = {}): Promise<MlcPro
   const url = `http://127.0.0.1:${port}`
   await waitUp(`${url}/healthz`)
   const cli = async (args: string[]) => {
-    const p = spawn([process.execPath, 'src/main.ts', ...args, '--json', '--data-dir', dataDir], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit' })
+    const p = spawn([process.execPath, 'src/main.ts', ...args, '--json', '--data-dir', dataDir], { cwd: root, stdout: 'pipe', stderr: 'inherit' })
     const out = await new Response(p.stdout).text()
     await p.exited
     return JSON.parse(out)

@@ -1,5 +1,5 @@
 /**
- * Resolves credentials to a principal. Lookups are cached in memory by token hash; the cache is
+ * Resolves credentials to a principal. Lookups are cached in memory by credential; the cache is
  * dropped whenever `auth_epoch` changes in the database (any token or site change, from this
  * process or the CLI in another), checked at most every `epochCheckMs`, so a revocation takes
  * effect within a second without a query per request.
@@ -79,9 +79,13 @@ export class Authenticator {
     }
   }
 
-  /** The cache key of a credential: a publishable key itself, an API token's hash. */
+  /**
+   * The cache key of a credential: the credential itself. Keying on the raw token (only the
+   * database stores hashes) spares a SHA-256 on every request, ~1 us of a ~25 us GET; the cache
+   * lives in this process's memory, which sees every token anyway while serving it.
+   */
   keyOf(raw: string): string {
-    return raw.startsWith('pk_') ? raw : hashToken(raw)
+    return raw
   }
 
   /** The principal remembered under `key` (call after any `checkEpoch` due has settled). */
@@ -97,7 +101,7 @@ export class Authenticator {
   /** Looks a credential up in the database and remembers a known one; parallel callers may join it (`inFlight`). */
   lookup(raw: string, key: string): Promise<Principal | null> {
     const generation = this.generation
-    const pending = (raw.startsWith('pk_') ? this.lookupPublishable(raw) : this.lookupToken(key)).then(
+    const pending = (raw.startsWith('pk_') ? this.lookupPublishable(raw) : this.lookupToken(hashToken(raw))).then(
       (principal) => {
         if (this.inFlightLookups.get(key) === pending) this.inFlightLookups.delete(key)
         if (principal && generation === this.generation) this.cache.set(key, principal)

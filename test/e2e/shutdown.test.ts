@@ -135,6 +135,12 @@ describe('graceful shutdown', () => {
     // Errors only of the "could not connect" kind, after the stop.
     for (const r of refused) expect(r).toMatch(/ConnectionRefused|ECONNREFUSED|ConnectionClosed|ECONNRESET|socket/i)
     expect(server.output()).toContain('"msg":"stopped"')
+    // Access log lines are written in batches: a clean stop still writes every one of them.
+    const requestLines = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"request"') && l.includes('"method":"POST"') && l.includes('"status":201'))
+    expect(requestLines.length).toBe(acked.size + 1)
     // The request counter was flushed on the way out: every authenticated request is counted.
     const db = new Database(databasePath(dir), { readonly: true })
     const counted = db.query<{ n: number }, []>("SELECT request_count AS n FROM api_tokens WHERE name = 'API token'").get()?.n

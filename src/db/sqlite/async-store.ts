@@ -58,7 +58,6 @@ export function createAsyncSqlite<Repos extends Record<string, object>>(db: Data
   const begin = db.prepare('BEGIN IMMEDIATE') as Statement
   const commit = db.prepare('COMMIT') as Statement
   const rollback = db.prepare('ROLLBACK') as Statement
-  let savepoints = 0
 
   const outer: Record<string, unknown> = {}
   const inner: Record<string, unknown> = {}
@@ -67,17 +66,23 @@ export function createAsyncSqlite<Repos extends Record<string, object>>(db: Data
     inner[name] = asyncMethods(repo, settled)
   }
 
+  // One savepoint name serves every level: SQLite resolves RELEASE and ROLLBACK TO to the most
+  // recent savepoint of that name, which is the innermost open one. Prepared once: compiling the
+  // three statements for each tracked event cost more than its savepoint.
+  const savepoint = db.prepare('SAVEPOINT mlc_sp') as Statement
+  const releaseSavepoint = db.prepare('RELEASE mlc_sp') as Statement
+  const rollbackToSavepoint = db.prepare('ROLLBACK TO mlc_sp') as Statement
+
   /** A savepoint inside the open transaction (nested transactions, group jobs). */
   async function inSavepoint<T>(fn: (tx: never) => Promise<T>): Promise<T> {
-    const name = `sp_${++savepoints}`
-    db.exec(`SAVEPOINT ${name}`)
+    mapped(() => savepoint.run())
     try {
       const value = await fn(inner as never)
-      db.exec(`RELEASE ${name}`)
+      mapped(() => releaseSavepoint.run())
       return value
     } catch (err) {
-      db.exec(`ROLLBACK TO ${name}`)
-      db.exec(`RELEASE ${name}`)
+      rollbackToSavepoint.run()
+      releaseSavepoint.run()
       throw err
     }
   }
