@@ -58,6 +58,27 @@ export const OPTIONS = {
     default: '1',
     help: 'PostgreSQL: use named prepared statements (0 behind PgBouncer in transaction mode)',
   },
+  redisUrl: {
+    flag: 'redis-url',
+    env: 'MLC_REDIS_URL',
+    kind: 'string',
+    default: '',
+    help: 'empty: rate limits and live chat in this process (one instance); redis://[:pass@]host:port[/db] or rediss://: shared by every instance',
+  },
+  redisTimeoutMs: {
+    env: 'MLC_REDIS_TIMEOUT_MS',
+    kind: 'int',
+    default: '50',
+    min: 1,
+    max: 60_000,
+    help: 'Redis: a rate-limit check waits this long at most; past it the limit falls back as documented (docs/operations.md)',
+  },
+  redisKeyPrefix: {
+    env: 'MLC_REDIS_KEY_PREFIX',
+    kind: 'string',
+    default: 'mlc:',
+    help: 'Redis: prefix of every key and channel (clusters sharing one Redis need different prefixes)',
+  },
   publicUrl: {
     flag: 'public-url',
     env: 'MLC_PUBLIC_URL',
