@@ -1,13 +1,15 @@
 /**
  * Authentication, scopes, rate limits and request counting, as one `derive` that runs before
  * body validation (so a missing token answers 401, not 400). Everything here is in memory:
- * the principal cache, the buckets, the counters.
+ * the principal cache, the buckets, the counters; with MLC_REDIS_URL the buckets are in Redis
+ * (shared by every instance) and a check is a promise: the in-process path has none.
  */
 import { Elysia } from 'elysia'
 import type { Clock } from '../clock'
 import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../errors'
 import type { UsageCounter } from '../modules/tokens/usage-counter'
-import type { TakeResult, TokenBuckets } from '../ratelimit/token-bucket'
+import type { TakeResult } from '../ratelimit/token-bucket'
+import type { RateLimiter } from '../shared/rate-limit'
 import type { Authenticator, Principal } from './authenticator'
 import { rejectMalformed } from './body'
 
@@ -15,7 +17,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 export interface AuthDeps {
   authenticator: Authenticator
-  buckets: TokenBuckets
+  /** Token buckets; API limits and failed auth fall back to per-instance buckets while Redis is unavailable. */
+  buckets: RateLimiter
   usage: UsageCounter
   clock: Clock
   authFailuresPerMinute: number
@@ -64,7 +67,8 @@ export function identify(
   maxFailures: number,
 ): Principal | null | Promise<Principal | null> {
   if (!raw) {
-    deps.buckets.take(failKey, maxFailures)
+    // Counted, not waited for: the answer is 401 whatever the bucket says (a shared take never rejects).
+    void deps.buckets.take(failKey, maxFailures)
     return null
   }
   const checking = deps.authenticator.checkEpoch()
@@ -85,20 +89,34 @@ function identifyChecked(
   const joined = authenticator.inFlight(key)
   if (joined !== undefined) {
     return joined.then((principal) => {
-      if (!principal) buckets.take(failKey, maxFailures)
+      if (!principal) void buckets.take(failKey, maxFailures)
       return principal
     })
   }
   // Taking also checks the limit again: after an epoch read the caller's peek is an await old.
   const taken = buckets.take(failKey, maxFailures)
+  if (taken instanceof Promise) return taken.then((t) => lookUp(deps, raw, key, failKey, maxFailures, t))
+  return lookUp(deps, raw, key, failKey, maxFailures, taken)
+}
+
+/** Looks a credential up once its failure is counted (`taken`), giving the failure back when it is known. */
+function lookUp(
+  deps: Pick<AuthDeps, 'authenticator' | 'buckets'>,
+  raw: string,
+  key: string,
+  failKey: string,
+  maxFailures: number,
+  taken: TakeResult,
+): Promise<Principal | null> {
+  const { authenticator, buckets } = deps
   if (!taken.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', taken.retryAfterSeconds)
   return authenticator.lookup(raw, key).then(
     (principal) => {
-      if (principal) buckets.refund(failKey, maxFailures)
+      if (principal) void buckets.refund(failKey, maxFailures)
       return principal
     },
     (err) => {
-      buckets.refund(failKey, maxFailures)
+      void buckets.refund(failKey, maxFailures)
       throw err
     },
   )
@@ -119,6 +137,21 @@ export function authenticateRequest(
   const raw = credentialOf(request, queryToken)
   const failKey = `authfail:${ip}`
   const failState = deps.buckets.peek(failKey, deps.authFailuresPerMinute)
+  if (failState instanceof Promise) return failState.then((s) => afterPeek(deps, request, raw, failKey, s, route, headers, ip))
+  return afterPeek(deps, request, raw, failKey, failState, route, headers, ip)
+}
+
+/** Authentication once the failed-auth bucket of the address is read (`failState`). */
+function afterPeek(
+  deps: AuthDeps,
+  request: Request,
+  raw: string | null,
+  failKey: string,
+  failState: TakeResult,
+  route: string,
+  headers: Record<string, unknown>,
+  ip: string,
+): Principal | Promise<Principal> {
   if (!failState.allowed) {
     throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)
   }
@@ -136,10 +169,16 @@ function admit(
   route: string,
   headers: Record<string, unknown>,
   ip: string,
-): Principal {
+): Principal | Promise<Principal> {
   if (!principal) throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
   const rateKey = principal.tokenId !== null ? `token:${principal.tokenId}` : `pk:${principal.siteId}:${ip}`
   const taken = deps.buckets.take(rateKey, principal.rateLimit)
+  if (taken instanceof Promise) return taken.then((t) => admitTaken(deps, request, principal, route, headers, t))
+  return admitTaken(deps, request, principal, route, headers, taken)
+}
+
+/** The rest of admission once the principal's bucket answered (`taken`). */
+function admitTaken(deps: AuthDeps, request: Request, principal: Principal, route: string, headers: Record<string, unknown>, taken: TakeResult): Principal {
   const now = deps.clock.now()
   setRateLimitHeaders(headers, taken, now)
   if (!taken.allowed) {

@@ -6,7 +6,7 @@ import type { Store } from '../db/store'
 import type { Logger } from '../log'
 import type { PlatformMetrics } from '../metrics/platform'
 import type { UsageCounter } from '../modules/tokens/usage-counter'
-import type { TokenBuckets } from '../ratelimit/token-bucket'
+import type { RateLimiter } from '../shared/rate-limit'
 import type { WebhookDispatcher } from '../webhooks/dispatcher'
 import type { AuthPlugin } from './auth'
 
@@ -16,7 +16,8 @@ export interface ModuleDeps {
   clock: Clock
   logger: Logger
   auth: AuthPlugin
-  buckets: TokenBuckets
+  /** The token buckets of every limit (in this process, or in Redis with MLC_REDIS_URL: then checks are promises). */
+  buckets: RateLimiter
   usage: UsageCounter
   /** Webhook delivery: call `webhooks.wake()` after a commit that enqueued events. */
   webhooks: WebhookDispatcher

@@ -122,7 +122,8 @@ export function createWebSocketGateway(deps: WebSocketGatewayDeps) {
       }
     }
     const failKey = `authfail:${ip}`
-    const fail = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
+    const peeked = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
+    const fail = peeked instanceof Promise ? await peeked : peeked
     if (!fail.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', fail.retryAfterSeconds)
     const raw = credentialOf(request, query.token)
     // A failure is counted as the API's auth counts it (see `identify`).

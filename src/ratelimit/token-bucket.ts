@@ -9,6 +9,7 @@
  * `rate_buckets` table hold the keys seen in the last window, not every client IP ever seen.
  */
 import type { Clock } from '../clock'
+import type { RateLimiter } from '../shared/rate-limit'
 
 interface Bucket {
   tokens: number
@@ -41,7 +42,26 @@ export interface TakeResult {
   retryAfterSeconds: number
 }
 
-export class TokenBuckets {
+/**
+ * The result of a bucket holding `tokens` (after refill, and after the take when `allowed`), as
+ * both implementations compute it: the headers are the same whether the bucket lives here or in Redis.
+ */
+export function bucketResult(tokens: number, capacity: number, windowMs: number, allowed: boolean): TakeResult {
+  const perMs = capacity / windowMs
+  return {
+    allowed,
+    limit: capacity,
+    remaining: Math.max(0, Math.floor(tokens)),
+    resetSeconds: Math.ceil((capacity - tokens) / perMs / 1000),
+    retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)),
+  }
+}
+
+/** The in-process buckets: one instance's limits, synchronous, checkpointed to the database by the server. */
+export class TokenBuckets implements RateLimiter {
+  /** Kept in this process (the limits of one instance). */
+  readonly shared = false
+
   private readonly buckets = new Map<string, Bucket>()
 
   constructor(
@@ -72,14 +92,7 @@ export class TokenBuckets {
   }
 
   private result(b: Pick<Bucket, 'tokens'>, capacity: number, allowed: boolean): TakeResult {
-    const perMs = capacity / this.windowMs
-    return {
-      allowed,
-      limit: capacity,
-      remaining: Math.max(0, Math.floor(b.tokens)),
-      resetSeconds: Math.ceil((capacity - b.tokens) / perMs / 1000),
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000)),
-    }
+    return bucketResult(b.tokens, capacity, this.windowMs, allowed)
   }
 
   /** Takes one request from the bucket under `key`. */

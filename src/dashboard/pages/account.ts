@@ -5,6 +5,7 @@
 import { Elysia } from 'elysia'
 import { ApiError, RateLimitedError, UnauthorizedError } from '../../errors'
 import { randomSecret } from '../../random'
+import type { TakeResult } from '../../ratelimit/token-bucket'
 import { createFirstAdmin, setupLinkUsable, verifyCredentials } from '../accounts'
 import { type Html, html } from '../html'
 import {
@@ -97,23 +98,38 @@ async function startSession(kit: Kit, request: Request, admin: Parameters<Dashbo
  * Counts a sign-in attempt as failed in the account's and the address's buckets before the
  * password is checked: the check is async (argon2), so a limit read first and counted after would
  * let any number of parallel guesses through. A right password calls `refund`. Past either
- * limit, the 429 to answer (and nothing is taken).
+ * limit, the 429 to answer (and nothing is taken). With Redis, both limits fail closed: while
+ * Redis cannot answer, sign-in answers 503 (per-instance buckets would multiply the guesses a
+ * password gets by the number of instances; sessions already signed in are not affected).
  */
-function takeSignInAttempt(kit: Kit, email: string, ip: string): { refund(): void } | RateLimitedError {
+async function takeSignInAttempt(kit: Kit, email: string, ip: string): Promise<{ refund(): void } | ApiError> {
   const { buckets, config } = kit.deps
   const accountKey = `signin:account:${email}`
   const ipKey = `signin:ip:${ip}`
-  const byAccount = buckets.take(accountKey, config.signInFailuresPerAccount)
-  const byIp = byAccount.allowed ? buckets.take(ipKey, config.signInFailuresPerIp) : buckets.peek(ipKey, config.signInFailuresPerIp)
+  let byAccount: TakeResult
+  let byIp: TakeResult
+  try {
+    byAccount = await buckets.take(accountKey, config.signInFailuresPerAccount, 'closed')
+  } catch (err) {
+    if (err instanceof ApiError) return err
+    throw err
+  }
+  try {
+    byIp = byAccount.allowed ? await buckets.take(ipKey, config.signInFailuresPerIp, 'closed') : await buckets.peek(ipKey, config.signInFailuresPerIp, 'closed')
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err
+    if (byAccount.allowed) void buckets.refund(accountKey, config.signInFailuresPerAccount)
+    return err
+  }
   if (byAccount.allowed && byIp.allowed) {
     return {
       refund() {
-        buckets.refund(accountKey, config.signInFailuresPerAccount)
-        buckets.refund(ipKey, config.signInFailuresPerIp)
+        void buckets.refund(accountKey, config.signInFailuresPerAccount)
+        void buckets.refund(ipKey, config.signInFailuresPerIp)
       },
     }
   }
-  if (byAccount.allowed) buckets.refund(accountKey, config.signInFailuresPerAccount)
+  if (byAccount.allowed) void buckets.refund(accountKey, config.signInFailuresPerAccount)
   const wait = Math.max(byAccount.retryAfterSeconds, byIp.retryAfterSeconds)
   return new RateLimitedError(`Too many failed sign-ins for this account or from this address. Try again in ${wait} seconds.`, wait)
 }
@@ -155,8 +171,8 @@ export function accountRoutes(kit: Kit) {
       } catch (err) {
         return again(403, err)
       }
-      const attempt = takeSignInAttempt(kit, email, ip)
-      if (attempt instanceof RateLimitedError) return again(429, attempt, attempt.headers)
+      const attempt = await takeSignInAttempt(kit, email, ip)
+      if (attempt instanceof ApiError) return again(attempt.status, attempt, attempt.headers)
       const admin = await verifyCredentials(store, form.get('email'), form.get('password'))
       if (!admin) return again(401, new UnauthorizedError('The email or password is wrong.'))
       attempt.refund()

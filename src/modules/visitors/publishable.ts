@@ -7,7 +7,7 @@ import type { Clock } from '../../clock'
 import type { Store } from '../../db/store'
 import { RateLimitedError } from '../../errors'
 import type { Principal } from '../../http/authenticator'
-import type { TokenBuckets } from '../../ratelimit/token-bucket'
+import type { RateLimiter } from '../../shared/rate-limit'
 import { IDENTITY_TOKEN_HEADER } from '../site-settings/model'
 import { verifyClaimedKeys } from '../site-settings/service'
 
@@ -19,7 +19,7 @@ export interface TouchedKey {
 
 /** Applies the publishable-key rules; API tokens (trusted backends) pass untouched. */
 export async function guardPublishable(
-  deps: { store: Store; clock: Clock; buckets: TokenBuckets },
+  deps: { store: Store; clock: Clock; buckets: RateLimiter },
   principal: Principal,
   request: Request,
   bodyToken: unknown,
@@ -30,7 +30,8 @@ export async function guardPublishable(
   const claimed = touched.filter((t) => t.claimed).map((t) => t.key)
   await verifyClaimedKeys(deps.store, principal.siteId, claimed, token, deps.clock.now())
   for (const key of new Set(touched.map((t) => t.key))) {
-    const taken = deps.buckets.take(`pkv:${principal.siteId}:${key}`, principal.rateLimit)
+    const take = deps.buckets.take(`pkv:${principal.siteId}:${key}`, principal.rateLimit)
+    const taken = take instanceof Promise ? await take : take
     if (!taken.allowed) {
       throw new RateLimitedError(`Rate limit of ${taken.limit} requests per minute for visitor "${key}" exceeded.`, taken.retryAfterSeconds)
     }

@@ -3,18 +3,19 @@ import type { Clock } from '../../clock'
 import type { Store } from '../../db/store'
 import { NotFoundError } from '../../errors'
 import type { Principal } from '../../http/authenticator'
-import type { TokenBuckets } from '../../ratelimit/token-bucket'
+import type { RateLimiter } from '../../shared/rate-limit'
 import type { UsageCounter } from '../tokens/usage-counter'
 import type { Whoami } from './model'
 
 /** Describes the calling token. */
-export async function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; buckets: TokenBuckets }, p: Principal): Promise<Whoami> {
+export async function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; buckets: RateLimiter }, p: Principal): Promise<Whoami> {
   const tokenId = p.tokenId as number
   const row = await deps.store.tokens.byId(tokenId)
   if (!row) throw new NotFoundError('This token no longer exists.')
   const storedToday = await deps.store.tokens.dayCount(tokenId, deps.usage.today())
   const pending = deps.usage.pending(tokenId)
-  const bucket = deps.buckets.peek(`token:${tokenId}`, p.rateLimit)
+  const peeked = deps.buckets.peek(`token:${tokenId}`, p.rateLimit)
+  const bucket = peeked instanceof Promise ? await peeked : peeked
   const lastUsed = Math.max(row.last_used_ms ?? 0, pending.lastUsedMs ?? 0)
   return {
     site_id: p.siteId,

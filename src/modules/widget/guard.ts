@@ -12,14 +12,15 @@ import type { Store } from '../../db/store'
 import { RateLimitedError, UnauthorizedError } from '../../errors'
 import { setRateLimitHeaders } from '../../http/auth'
 import { rejectMalformed } from '../../http/body'
-import type { TokenBuckets } from '../../ratelimit/token-bucket'
+import type { RateLimiter } from '../../shared/rate-limit'
 import { SITE_KEY_HEADER } from './model'
 
 export interface WidgetGuardDeps {
   store: Store
   clock: Clock
   config: Config
-  buckets: TokenBuckets
+  /** Token buckets; widget limits and failed auth fall back to per-instance buckets while Redis is unavailable. */
+  buckets: RateLimiter
   clientIp: (request: Request) => string
 }
 
@@ -48,7 +49,7 @@ async function siteOfKey(deps: WidgetGuardDeps, key: string, failKey: string): P
   const max = deps.config.authFailuresPerMinute
   const unknown = () => new UnauthorizedError('The site key is unknown: widget endpoints take the publishable key (pk_...) from `mlc site list`.')
   if (!key.startsWith('pk_')) {
-    deps.buckets.take(failKey, max)
+    void deps.buckets.take(failKey, max)
     throw unknown()
   }
   let inFlight = lookups.get(deps.store)
@@ -60,25 +61,26 @@ async function siteOfKey(deps: WidgetGuardDeps, key: string, failKey: string): P
   if (joined !== undefined) {
     const site = await joined
     if (!site) {
-      deps.buckets.take(failKey, max)
+      void deps.buckets.take(failKey, max)
       throw unknown()
     }
     return site
   }
-  deps.buckets.take(failKey, max)
+  // Not waited for in Redis either: this instance's later checks reach Redis after it, on the same connection.
+  void deps.buckets.take(failKey, max)
   const pending = deps.store.sites.byPublishableKey(key)
   inFlight.set(key, pending)
   let site: SiteRow | null
   try {
     site = await pending
   } catch (err) {
-    deps.buckets.refund(failKey, max)
+    void deps.buckets.refund(failKey, max)
     throw err
   } finally {
     if (inFlight.get(key) === pending) inFlight.delete(key)
   }
   if (!site) throw unknown()
-  deps.buckets.refund(failKey, max)
+  void deps.buckets.refund(failKey, max)
   return site
 }
 
@@ -91,7 +93,8 @@ export async function authenticateWidget(
 ): Promise<WidgetCaller> {
   const ip = deps.clientIp(request)
   const failKey = `authfail:${ip}`
-  const failState = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
+  const peeked = deps.buckets.peek(failKey, deps.config.authFailuresPerMinute)
+  const failState = peeked instanceof Promise ? await peeked : peeked
   if (!failState.allowed) throw new RateLimitedError('Too many failed authentication attempts from this address.', failState.retryAfterSeconds)
   const body = (fields.body && typeof fields.body === 'object' ? fields.body : {}) as Record<string, unknown>
   const query = (fields.query && typeof fields.query === 'object' ? fields.query : {}) as Record<string, unknown>
@@ -102,13 +105,15 @@ export async function authenticateWidget(
   const anonId = str(body.anon_id) ?? str(body.anonymous_id) ?? str(query.anon_id) ?? str(query.anonymous_id)
   const visitorKey = str(body.visitor_key) ?? str(query.visitor_key)
   const now = deps.clock.now()
-  const byIp = deps.buckets.take(`widget:ip:${ip}`, deps.config.widgetRatePerIp)
+  const ipTake = deps.buckets.take(`widget:ip:${ip}`, deps.config.widgetRatePerIp)
+  const byIp = ipTake instanceof Promise ? await ipTake : ipTake
   if (!byIp.allowed) {
     setRateLimitHeaders(headers, byIp, now)
     throw new RateLimitedError(`Rate limit of ${byIp.limit} widget requests per minute from this address exceeded.`, byIp.retryAfterSeconds)
   }
   const who = anonId !== null ? `a:${anonId}` : visitorKey !== null ? `k:${visitorKey}` : null
-  const byVisitor = who ? deps.buckets.take(`widget:v:${site.id}:${who}`, deps.config.widgetRatePerVisitor) : null
+  const visitorTake = who ? deps.buckets.take(`widget:v:${site.id}:${who}`, deps.config.widgetRatePerVisitor) : null
+  const byVisitor = visitorTake instanceof Promise ? await visitorTake : visitorTake
   const shown = byVisitor ?? byIp
   setRateLimitHeaders(headers, shown, now)
   if (byVisitor && !byVisitor.allowed) {
