@@ -50,6 +50,7 @@ import { whoamiModule } from './modules/whoami'
 import { widgetModule } from './modules/widget'
 import { newRequestId } from './random'
 import { TokenBuckets } from './ratelimit/token-bucket'
+import type { RateLimiter } from './shared/rate-limit'
 import { COMMIT } from './version'
 import { createIdleDispatcher, type WebhookDispatcher } from './webhooks/dispatcher'
 
@@ -62,6 +63,8 @@ export interface AppDeps {
   webhooks?: WebhookDispatcher
   /** The metrics registry (the server creates it first so the webhook worker can count into it). */
   metrics?: PlatformMetrics
+  /** The rate limiter every limit uses (the server's Redis one with MLC_REDIS_URL); `buckets`, in this process, when omitted. */
+  limiter?: RateLimiter
 }
 
 /** Public base URL: the configured one, else derived from host and port. */
@@ -77,12 +80,14 @@ export function createApp(deps: AppDeps) {
   const clientIps = new WeakMap<Request, string>()
   const clientAddress = createClientAddress(config.trustProxy)
   const principals = new WeakMap<Request, Principal>()
+  // In this process (checkpointed by the server); the limits themselves go through `limiter`.
   const buckets = new TokenBuckets(clock)
+  const limiter = deps.limiter ?? buckets
   const usage = new UsageCounter(store, clock)
   const authenticator = new Authenticator(store, clock)
   const auth = createAuthPlugin({
     authenticator,
-    buckets,
+    buckets: limiter,
     usage,
     clock,
     authFailuresPerMinute: config.authFailuresPerMinute,
@@ -95,8 +100,8 @@ export function createApp(deps: AppDeps) {
   const lifecycle: Lifecycle = { draining: false }
   const clientIp = (req: Request) => clientIps.get(req) ?? 'unknown'
   const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics })
-  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets, usage, webhooks, metrics, chat, clientIp }
-  const realtime = createWebSocketGateway({ config, store, clock, buckets, chat, authenticator })
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp }
+  const realtime = createWebSocketGateway({ config, store, clock, buckets: limiter, chat, authenticator })
   const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })
 
   let routeTable: RouteTable | null = null
@@ -218,6 +223,6 @@ export function createApp(deps: AppDeps) {
     return errorResponse(err, { ...CORS_HEADERS, [REQUEST_ID_HEADER]: requestId }, requestId)
   }
 
-  return { elysia: app, handle, serve, clientAddress, buckets, usage, authenticator, routes, webhooks, metrics, lifecycle, dashboard, chat, realtime }
+  return { elysia: app, handle, serve, clientAddress, buckets, limiter, usage, authenticator, routes, webhooks, metrics, lifecycle, dashboard, chat, realtime }
 }
 export type App = ReturnType<typeof createApp>
