@@ -50,6 +50,7 @@ import { whoamiModule } from './modules/whoami'
 import { widgetModule } from './modules/widget'
 import { newRequestId } from './random'
 import { TokenBuckets } from './ratelimit/token-bucket'
+import type { Fanout } from './shared/fanout'
 import type { RateLimiter } from './shared/rate-limit'
 import { COMMIT } from './version'
 import { createIdleDispatcher, type WebhookDispatcher } from './webhooks/dispatcher'
@@ -65,6 +66,8 @@ export interface AppDeps {
   metrics?: PlatformMetrics
   /** The rate limiter every limit uses (the server's Redis one with MLC_REDIS_URL); `buckets`, in this process, when omitted. */
   limiter?: RateLimiter
+  /** Carries live-chat events to the other instances (the server's Redis fan-out); in-process when omitted. */
+  fanout?: Fanout
 }
 
 /** Public base URL: the configured one, else derived from host and port. */
@@ -99,7 +102,7 @@ export function createApp(deps: AppDeps) {
   registerWebhookGauges(metrics, () => webhooks.status())
   const lifecycle: Lifecycle = { draining: false }
   const clientIp = (req: Request) => clientIps.get(req) ?? 'unknown'
-  const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics })
+  const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics, fanout: deps.fanout })
   const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp }
   const realtime = createWebSocketGateway({ config, store, clock, buckets: limiter, chat, authenticator })
   const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })

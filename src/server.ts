@@ -19,6 +19,8 @@ import { createLogger, type Logger } from './log'
 import { createPlatformMetrics } from './metrics/platform'
 import { ensureFirstSite } from './modules/sites/service'
 import { newRequestId } from './random'
+import { createRedisFanout } from './shared/fanout-redis'
+import { openRedis, type SharedRedis } from './shared/redis'
 import { COMMIT } from './version'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
 import { pruneWebhookHistory } from './webhooks/retention'
@@ -65,13 +67,27 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   }
   const applied = store.migrationsApplied
   if (applied.length) logger.info(applied[0] === 1 ? 'created database schema' : 'upgraded database schema', { applied })
-  if (store.engine === 'postgres') {
-    // Rate limits, the auth cache and live-chat fan-out live in this process's memory: until they
-    // are shared between instances, two instances on one database would each apply their own.
-    logger.warn('this instance runs alone: rate limits, the auth cache and live chat are kept in its memory (run one instance per database)', {
-      engine: 'postgres',
-    })
+  // The process's Redis (MLC_REDIS_URL): what instances share. Unreachable at start does not stop
+  // the start (it reconnects); a URL that is no Redis URL is a configuration error.
+  let redis: SharedRedis | null = null
+  if (config.redisUrl) {
+    try {
+      redis = await openRedis(config, { logger })
+    } catch (err) {
+      await store.close()
+      lock?.release()
+      throw err
+    }
+  } else if (store.engine === 'postgres') {
+    // The auth cache follows the database's auth_epoch (any instance's change holds within a
+    // second), but rate limits and live-chat fan-out stay in this process without Redis.
+    logger.warn(
+      'no MLC_REDIS_URL: rate limits and live chat are kept in this instance\'s memory; a second instance on this database needs MLC_REDIS_URL (docs/operations.md, "More than one machine")',
+      { engine: 'postgres' },
+    )
   }
+  // Live-chat events published here reach the sockets of every instance (Redis pub/sub).
+  const fanout = redis ? createRedisFanout({ redis, clock, logger }) : undefined
   const firstSite = await ensureFirstSite(store, clock)
   if (firstSite) logger.info('created site 1 on first start', { site_id: firstSite.id, publishable_key: firstSite.publishable_key })
 
@@ -80,7 +96,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   // below, once the server listens).
   const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger, metrics })
   const openedMs = performance.now()
-  const app = createApp({ config, store, clock, logger, metrics, webhooks })
+  const app = createApp({ config, store, clock, logger, metrics, webhooks, fanout })
+  fanout?.start()
   const builtMs = performance.now()
   // Checkpoints a window old are full buckets: they are not loaded, and the first flush deletes them.
   app.buckets.restore(await store.rateBuckets.loadAll(clock.now() - app.buckets.windowMs))
@@ -278,6 +295,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       clearTimeout(flushRetry)
       await flush(true)
       await sweeping
+      await app.chat.hub.fanout.close()
+      await redis?.close()
       await store.close()
       lock?.release()
       logger.info('stopped', { duration_ms: Math.round(performance.now() - started) })

@@ -38,7 +38,8 @@ export interface MessagesPage {
 }
 
 /** A realtime frame of the session topic. */
-export type ChatEvent = { type: 'message'; message: ChatMessage } | { type: 'status' | 'hello'; status: string }
+/** A frame of the session's socket; `resync`: events may have been missed (a server-side gap), re-read. */
+export type ChatEvent = { type: 'message'; message: ChatMessage } | { type: 'status' | 'hello'; status: string } | { type: 'resync'; status?: undefined }
 
 /** An API error with its HTTP status. */
 export class ChatApiError extends Error {

@@ -168,16 +168,26 @@ function start(): void {
 
   function applyEvent(e: ChatEvent): void {
     if (e.type === 'message') addMessage(e.message)
+    // The server may have missed events from another instance (docs/chat.md): while it did, newer
+    // ones of its own may have arrived, so the whole chat is re-read, not only what follows them.
+    else if (e.type === 'resync') sync(0).catch(() => {})
     else if (e.status) setStatus(e.status)
   }
 
-  /** Fetches every message after the last one shown (after a reconnect, or a restored chat). */
-  async function sync(): Promise<void> {
+  /**
+   * Fetches every message after id `from` (by default the last one shown: after a reconnect, or a
+   * restored chat); messages already shown are skipped.
+   */
+  async function sync(from = lastId): Promise<void> {
     const id = chat.id
+    let after = from
     for (let more = true; more && id; ) {
-      const page = await api().messages(id, lastId)
+      const page = await api().messages(id, after)
       if (chat.id !== id) return
-      for (const m of page.messages) addMessage(m)
+      for (const m of page.messages) {
+        addMessage(m)
+        after = Math.max(after, m.id)
+      }
       setStatus(page.status)
       more = page.has_more && page.messages.length > 0
     }

@@ -1,11 +1,13 @@
 /**
- * What the chat services run on: the store and clock, the bot provider, the realtime hub, the
- * webhook worker's wake-up, and optional metrics. Built once by createApp.
+ * What the chat services run on: the store and clock, the bot provider, the realtime hub (over
+ * the fan-out that carries its events to other instances), the webhook worker's wake-up, and
+ * optional metrics. Built once by createApp.
  */
 import type { Clock } from '../clock'
 import type { Config } from '../config'
 import type { Store } from '../db/store'
 import type { Logger } from '../log'
+import type { Fanout } from '../shared/fanout'
 import { createBotProvider } from './bot'
 import type { BotProvider } from './bot/provider'
 import { RealtimeHub } from './realtime'
@@ -37,13 +39,15 @@ export function createChatContext(deps: {
   wakeWebhooks: () => void
   provider?: BotProvider
   metrics?: ChatContext['metrics']
+  /** Carries realtime events to the other instances (Redis); in-process when omitted. */
+  fanout?: Fanout
 }): ChatContext {
   return {
     store: deps.store,
     clock: deps.clock,
     logger: deps.logger,
     provider: deps.provider ?? createBotProvider(deps.config),
-    hub: new RealtimeHub(),
+    hub: new RealtimeHub(deps.fanout),
     inactivityTimeoutMs: deps.config.chatInactivityTimeout * 1000,
     wakeWebhooks: deps.wakeWebhooks,
     metrics: deps.metrics,

@@ -76,7 +76,14 @@ export function createDashboard(deps: DashboardDeps) {
   const ips = new WeakMap<Request, string>()
   const requestIds = new WeakMap<Request, string>()
   const sessions = new DashboardSessions(deps.store, deps.clock, deps.config.dashboardSessionTtl * 1000)
-  const live = createLiveChannel({ sessions, store: deps.store, clock: deps.clock, logger: deps.logger, maxPerSession: deps.config.wsMaxPerCredential })
+  const live = createLiveChannel({
+    sessions,
+    store: deps.store,
+    clock: deps.clock,
+    logger: deps.logger,
+    maxPerSession: deps.config.wsMaxPerCredential,
+    hub: deps.chat.hub,
+  })
   const kit: Kit = {
     deps,
     sessions,

@@ -5,10 +5,11 @@
  * same socket data an agent socket has, plus the dashboard session id, so signing out (or the
  * session expiring) closes the socket too. A session holds at most MLC_WS_MAX_PER_CREDENTIAL
  * sockets (429 past that); refusals are the API's error envelope, and every upgrade attempt
- * writes one access-log line.
+ * writes one access-log line. Signing out closes the session's sockets on every instance: the
+ * hub carries the sign-out to the others (a control message over the fan-out).
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
-import { siteTopic } from '../chat/realtime'
+import { type RealtimeHub, siteTopic } from '../chat/realtime'
 import type { Clock } from '../clock'
 import type { Store } from '../db/store'
 import { ApiError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors'
@@ -23,6 +24,9 @@ import { cookiesOf, DASHBOARD, SESSION_COOKIE } from './kit'
 import type { DashboardSessions } from './sessions'
 
 export const LIVE_PATH = `${DASHBOARD}/ws`
+
+/** The hub control message that closes a signed-out dashboard session's sockets on every instance. */
+const SESSION_ENDED = 'dashboard-session-ended'
 
 /** Socket data of a dashboard socket: an agent socket that remembers its dashboard session. */
 export type LiveSocketData = SocketData & { dashboardSessionId?: string; dashboardExpiresMs?: number }
@@ -43,10 +47,19 @@ export function createLiveChannel(deps: {
   logger: Logger
   /** Open sockets allowed per dashboard session (MLC_WS_MAX_PER_CREDENTIAL). */
   maxPerSession: number
+  /** The realtime hub: a sign-out on any instance closes the session's sockets on this one too. */
+  hub?: RealtimeHub
 }) {
   const bySession = new Map<string, Set<ServerWebSocket<LiveSocketData>>>()
   const timers = new WeakMap<object, ReturnType<typeof setTimeout>>()
   const slots = new ConnectionSlots(deps.maxPerSession)
+
+  /** Closes this instance's live sockets of a dashboard session. */
+  function closeSession(sessionId: string): void {
+    for (const ws of bySession.get(sessionId) ?? []) ws.close(4001, 'signed out')
+    bySession.delete(sessionId)
+  }
+  deps.hub?.onControl(SESSION_ENDED, closeSession)
 
   /**
    * Upgrades a signed-in admin's request for a site they may see; the error envelope otherwise.
@@ -136,10 +149,10 @@ export function createLiveChannel(deps: {
   return {
     upgrade,
     track,
-    /** Closes the live sockets of a dashboard session (on sign-out). */
+    /** Closes the live sockets of a dashboard session (on sign-out), on every instance. */
     endSession(sessionId: string): void {
-      for (const ws of bySession.get(sessionId) ?? []) ws.close(4001, 'signed out')
-      bySession.delete(sessionId)
+      if (deps.hub) deps.hub.control(SESSION_ENDED, sessionId)
+      else closeSession(sessionId)
     },
     /** Open dashboard sockets (tests). */
     get connections(): number {
