@@ -20,6 +20,7 @@ import { createPlatformMetrics } from './metrics/platform'
 import { ensureFirstSite } from './modules/sites/service'
 import { newRequestId } from './random'
 import { createRedisFanout } from './shared/fanout-redis'
+import { RedisRateLimiter } from './shared/rate-limit'
 import { openRedis, type SharedRedis } from './shared/redis'
 import { COMMIT } from './version'
 import { createWorkerDispatcher } from './webhooks/dispatcher'
@@ -96,11 +97,14 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
   // below, once the server listens).
   const webhooks = createWorkerDispatcher({ config, dbPath: databasePath(config.dataDir), store, clock, logger, metrics })
   const openedMs = performance.now()
-  const app = createApp({ config, store, clock, logger, metrics, webhooks, fanout })
+  // Rate limits: with Redis every instance draws from the same buckets there; else this process's.
+  const limiter = redis ? new RedisRateLimiter(redis, clock, { logger, metrics: metrics.registry }) : undefined
+  const app = createApp({ config, store, clock, logger, metrics, webhooks, fanout, limiter })
   fanout?.start()
   const builtMs = performance.now()
   // Checkpoints a window old are full buckets: they are not loaded, and the first flush deletes them.
-  app.buckets.restore(await store.rateBuckets.loadAll(clock.now() - app.buckets.windowMs))
+  // With Redis the buckets are there (the in-process ones stay empty; old rows are pruned).
+  if (!limiter) app.buckets.restore(await store.rateBuckets.loadAll(clock.now() - app.buckets.windowMs))
 
   /**
    * Writes request counters and rate-limit buckets. On the timer it waits for no lock: the webhook

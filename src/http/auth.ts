@@ -76,6 +76,13 @@ export function identify(
   return identifyChecked(deps, raw, failKey, maxFailures)
 }
 
+/**
+ * Lookups waiting for their failure to be counted in a shared bucket (a Redis round trip before
+ * the authenticator's lookup starts), per authenticator: parallel requests with the same
+ * credential join them as they join a lookup in flight, instead of each counting a failure.
+ */
+const countingLookups = new WeakMap<Authenticator, Map<string, Promise<Principal | null>>>()
+
 function identifyChecked(
   deps: Pick<AuthDeps, 'authenticator' | 'buckets'>,
   raw: string,
@@ -86,7 +93,7 @@ function identifyChecked(
   const key = authenticator.keyOf(raw)
   const hit = authenticator.cached(key)
   if (hit) return hit
-  const joined = authenticator.inFlight(key)
+  const joined = authenticator.inFlight(key) ?? countingLookups.get(authenticator)?.get(key)
   if (joined !== undefined) {
     return joined.then((principal) => {
       if (!principal) void buckets.take(failKey, maxFailures)
@@ -95,7 +102,20 @@ function identifyChecked(
   }
   // Taking also checks the limit again: after an epoch read the caller's peek is an await old.
   const taken = buckets.take(failKey, maxFailures)
-  if (taken instanceof Promise) return taken.then((t) => lookUp(deps, raw, key, failKey, maxFailures, t))
+  if (taken instanceof Promise) {
+    let counting = countingLookups.get(authenticator)
+    if (!counting) {
+      counting = new Map()
+      countingLookups.set(authenticator, counting)
+    }
+    const pending = taken.then((t) => lookUp(deps, raw, key, failKey, maxFailures, t))
+    counting.set(key, pending)
+    const done = () => {
+      if (counting.get(key) === pending) counting.delete(key)
+    }
+    pending.then(done, done)
+    return pending
+  }
   return lookUp(deps, raw, key, failKey, maxFailures, taken)
 }
 
