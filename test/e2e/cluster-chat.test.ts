@@ -11,6 +11,9 @@
  *   changed on one is seen by the other within a second;
  * - Redis stopped: each instance still serves its own sockets; restarted: the sockets that may
  *   have missed events get {"type":"resync"} and delivery across instances resumes within seconds;
+ * - the widget in Chromium, served by instance 1, shows an agent reply it missed while Redis was
+ *   down (posted through instance 2) once Redis is back, though a newer message of its own came
+ *   in between;
  * - without MLC_REDIS_URL, a server on PostgreSQL logs that a second instance would need Redis.
  * Runs when MLC_TEST_DATABASE_URL and MLC_TEST_REDIS_URL are set (.ci/run sets both) and Debian's
  * redis-server is installed.
@@ -23,6 +26,8 @@ import { createLogger } from '../../src/log'
 import { updateSite } from '../../src/modules/sites/service'
 import { createToken, revokeToken } from '../../src/modules/tokens/service'
 import { type RunningServer, startServer } from '../../src/server'
+import { launchChromium } from '../browser/chromium'
+import { snippetPage, startPageServer } from '../browser/harness'
 import { freshPostgresDatabase, TEST_DATABASE_URL, type TestDatabase } from '../db/postgres/harness'
 import { tempDir } from '../helpers'
 import { HAVE_REDIS_SERVER, OwnRedis, TEST_REDIS_URL, testKeyPrefix } from '../shared/redis-server'
@@ -290,6 +295,47 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !HAVE_REDIS_SERVER)('tw
     expect(resumedMs).toBeLessThan(5000)
     for (const s of [visitor, agentHere, agentThere]) s.close()
   }, 40_000)
+
+  test('the widget in Chromium shows the agent reply it missed during a Redis restart, before its own newer message', async () => {
+    await until(() => one.app.chat.hub.fanout.status().receiving && two.app.chat.hub.fanout.status().receiving, 8000, 'both instances subscribed')
+    const pages = startPageServer()
+    const browser = await launchChromium()
+    try {
+      const page = await (await browser.newContext()).newPage()
+      page.setDefaultTimeout(10_000)
+      const W = '#mylivechat-widget'
+      await page.goto(pages.add('/shop', snippetPage(one.url, { before: `mylivechat('boot', { siteKey: '${siteKey}', apiUrl: '${one.url}' })` })))
+      await page.locator(`${W} .launcher`).click()
+      const opened = page.waitForResponse((r) => r.url().endsWith('/v1/widget/sessions') && r.request().method() === 'POST')
+      await page.locator(`${W} textarea[name=text]`).fill('I want to talk to a human')
+      await page.keyboard.press('Enter')
+      const sid: string = (await (await opened).json()).data.session_id
+      const agentTexts = () => page.locator(`${W} .msg.agent`).allInnerTexts()
+      const texts = () => page.locator(`${W} .msg`).allInnerTexts()
+      // Live across instances first: a reply through instance 2 shows on the page served by 1.
+      expect((await call(two, 'POST', '/v1/messages', { session_id: sid, text: 'Live reply from instance 2' })).status).toBe(201)
+      await until(async () => (await agentTexts()).some((t) => t.includes('Live reply from instance 2')), 3000, 'live reply shown')
+
+      await redis.stop()
+      await until(() => !two.app.chat.hub.fanout.status().sending, 3000, 'instance 2 sees Redis gone')
+      expect((await call(two, 'POST', '/v1/messages', { session_id: sid, text: 'Missed reply: your refund is on its way' })).status).toBe(201)
+      // The visitor writes on: their own, newer message shows at once (instance 1 answers it).
+      await page.locator(`${W} textarea[name=text]`).fill('Anyone there?')
+      await page.keyboard.press('Enter')
+      await until(async () => (await texts()).some((t) => t.includes('Anyone there?')), 3000, 'own message shown')
+      await Bun.sleep(300)
+      expect((await agentTexts()).some((t) => t.includes('Missed reply'))).toBe(false)
+
+      await redis.start()
+      const took = await until(async () => (await agentTexts()).some((t) => t.includes('Missed reply')), 8000, 'missed reply shown after the restart')
+      expect(took).toBeLessThan(5000)
+      // Shown once, even though the page re-read the whole chat.
+      expect((await texts()).filter((t) => t.includes('Live reply from instance 2')).length).toBe(1)
+    } finally {
+      await browser.close()
+      pages.stop()
+    }
+  }, 60_000)
 
   test('the start logs say the fan-out subscribed, and give no one-instance warning', () => {
     for (const lines of logs) {
