@@ -277,3 +277,26 @@ describe.skipIf(!HAVE_REDIS_SERVER)('two instances when their Redis stops or fre
     expect(remaining).toBe('58')
   }, 30_000)
 })
+
+describe('request counters of two instances (no Redis needed)', () => {
+  test('each instance flushes its own counts and the database adds them up: request_count and the daily rollup are the sum', async () => {
+    const t = await createTestApp()
+    const second = await openStore(t.config)
+    try {
+      const a = createApp({ config: t.config, store: t.store, clock: t.clock, logger: silentLogger })
+      const b = createApp({ config: t.config, store: second, clock: t.clock, logger: silentLogger })
+      const tok = await createToken(t.store, t.clock, { siteId: t.site1, scopes: 'read' })
+      for (let i = 0; i < 7; i++) await send(a, 'GET', '/v1/tags', { token: tok.token })
+      for (let i = 0; i < 5; i++) await send(b, 'GET', '/v1/tags', { token: tok.token })
+      // What each server's flush does, at the same time (PostgreSQL: count = count + n under row locks).
+      await Promise.all([t.store.tokens.addUsage(a.usage.drain()), second.tokens.addUsage(b.usage.drain())])
+      for (let i = 0; i < 3; i++) await send(b, 'GET', '/v1/tags', { token: tok.token })
+      await second.tokens.addUsage(b.usage.drain())
+      expect((await t.store.tokens.byId(tok.id))?.request_count).toBe(15)
+      expect(await t.store.tokens.dayCount(tok.id, a.usage.today())).toBe(15)
+    } finally {
+      await second.close()
+      await t.cleanup()
+    }
+  })
+})
