@@ -156,9 +156,44 @@ export function authenticateRequest(
   const ip = deps.clientIp(request)
   const raw = credentialOf(request, queryToken)
   const failKey = `authfail:${ip}`
+  if (deps.buckets.shared) {
+    const remembered = authenticateRemembered(deps, request, raw, failKey, route, headers, ip)
+    if (remembered !== null) return remembered
+  }
   const failState = deps.buckets.peek(failKey, deps.authFailuresPerMinute)
   if (failState instanceof Promise) return failState.then((s) => afterPeek(deps, request, raw, failKey, s, route, headers, ip))
   return afterPeek(deps, request, raw, failKey, failState, route, headers, ip)
+}
+
+/**
+ * With shared buckets, a remembered credential (nearly every request) in one round trip: the
+ * address's failed-auth bucket is peeked and the principal's taken in one step, in the order the
+ * general path checks them. Null when the credential is not remembered or the auth cache is due
+ * a check: the general path answers.
+ */
+function authenticateRemembered(
+  deps: AuthDeps,
+  request: Request,
+  raw: string | null,
+  failKey: string,
+  route: string,
+  headers: Record<string, unknown>,
+  ip: string,
+): Promise<Principal> | null {
+  if (!raw || deps.authenticator.checkEpoch() !== undefined) return null
+  const principal = deps.authenticator.cached(deps.authenticator.keyOf(raw))
+  if (!principal) return null
+  const rateKey = principal.tokenId !== null ? `token:${principal.tokenId}` : `pk:${principal.siteId}:${ip}`
+  const steps = [
+    { key: failKey, capacity: deps.authFailuresPerMinute, op: 'peek' as const },
+    { key: rateKey, capacity: principal.rateLimit, op: 'take' as const },
+  ]
+  return Promise.resolve(deps.buckets.takeInOrder(steps)).then(([failState, taken]) => {
+    if (!failState?.allowed || !taken) {
+      throw new RateLimitedError('Too many failed authentication attempts from this address.', failState?.retryAfterSeconds ?? 1)
+    }
+    return admitTaken(deps, request, principal, route, headers, taken)
+  })
 }
 
 /** Authentication once the failed-auth bucket of the address is read (`failState`). */

@@ -9,7 +9,7 @@
  * `rate_buckets` table hold the keys seen in the last window, not every client IP ever seen.
  */
 import type { Clock } from '../clock'
-import type { RateLimiter } from '../shared/rate-limit'
+import type { LimitStep, RateLimiter } from '../shared/rate-limit'
 
 interface Bucket {
   tokens: number
@@ -119,6 +119,17 @@ export class TokenBuckets implements RateLimiter {
   peek(key: string, capacity: number): TakeResult {
     const b = this.buckets.has(key) ? this.refill(key, capacity, this.clock.now()) : { tokens: capacity }
     return this.result(b, capacity, b.tokens >= 1)
+  }
+
+  /** Applies `steps` in order, stopping after the first that refuses (see RateLimiter.takeInOrder). */
+  takeInOrder(steps: readonly LimitStep[]): TakeResult[] {
+    const out: TakeResult[] = []
+    for (const s of steps) {
+      const r = s.op === 'take' ? this.take(s.key, s.capacity) : this.peek(s.key, s.capacity)
+      out.push(r)
+      if (!r.allowed) break
+    }
+    return out
   }
 
   /** How many buckets are in memory (full ones are forgotten at the next checkpoint). */

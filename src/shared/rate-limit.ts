@@ -31,7 +31,7 @@ export type WhenUnavailable = 'local' | 'closed'
 export interface RateLimiter {
   /** How long an empty bucket takes to fill (60 s). */
   readonly windowMs: number
-  /** True when every instance draws from the same buckets (Redis). */
+  /** True when every instance draws from the same buckets (Redis); false: every answer is synchronous (TokenBuckets). */
   readonly shared: boolean
   /** Takes one request from the bucket under `key` (created full with `capacity`). */
   take(key: string, capacity: number, whenUnavailable?: WhenUnavailable): TakeResult | Promise<TakeResult>
@@ -39,6 +39,19 @@ export interface RateLimiter {
   peek(key: string, capacity: number, whenUnavailable?: WhenUnavailable): TakeResult | Promise<TakeResult>
   /** Gives back one request taken under `key`, never above `capacity` (best effort: never throws). */
   refund(key: string, capacity: number): void | Promise<void>
+  /**
+   * Applies `steps` in order, stopping after the first that refuses (a peek of an empty bucket
+   * takes nothing after it): the results so far. One Redis round trip for all of them, e.g. the
+   * failed-auth gate of an address and the take from a token's bucket.
+   */
+  takeInOrder(steps: readonly LimitStep[], whenUnavailable?: WhenUnavailable): TakeResult[] | Promise<TakeResult[]>
+}
+
+/** One step of `takeInOrder`. */
+export interface LimitStep {
+  key: string
+  capacity: number
+  op: 'take' | 'peek'
 }
 
 /** The 503 of a limit that fails closed while Redis is unavailable. */
@@ -49,52 +62,57 @@ export class LimitUnavailableError extends UnavailableError {
 }
 
 /**
- * One bucket: KEYS[1]; ARGV capacity, now (ms), window (ms), op (take | peek | refund).
- * Answers { allowed (0/1), tokens after the op (as a string: Lua numbers reach the client as
- * truncated integers otherwise) }. Mirrors TokenBuckets.refill/take/peek/refund.
+ * The buckets of KEYS, in order: ARGV now (ms), window (ms), then capacity and op (take | peek |
+ * refund) per key; stops after the first step that refuses. Answers allowed (0/1) and the tokens
+ * after the op per step run (tokens as strings: Lua numbers reach the client as truncated
+ * integers otherwise). Mirrors TokenBuckets.refill/take/peek/refund.
  */
 export const BUCKET_SCRIPT = `
-local cap = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local op = ARGV[4]
-local tokens = cap
-local state = redis.call('HMGET', KEYS[1], 't', 'u')
-if state[1] then
-  tokens = tonumber(state[1])
-  local updated = tonumber(state[2])
-  if now > updated then
-    tokens = tokens + (now - updated) * cap / window
-  else
-    now = updated
+local window = tonumber(ARGV[2])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local cap = tonumber(ARGV[1 + 2 * i])
+  local op = ARGV[2 + 2 * i]
+  local now = tonumber(ARGV[1])
+  local tokens = cap
+  local state = redis.call('HMGET', key, 't', 'u')
+  if state[1] then
+    tokens = tonumber(state[1])
+    local updated = tonumber(state[2])
+    if now > updated then
+      tokens = tokens + (now - updated) * cap / window
+    else
+      now = updated
+    end
+    if tokens > cap then tokens = cap end
   end
-  if tokens > cap then tokens = cap end
-elseif op == 'peek' then
-  return {1, ARGV[1]}
-end
-local allowed = 0
-if op == 'take' then
-  if tokens >= 1 then
-    tokens = tokens - 1
+  local allowed = 0
+  if op == 'take' then
+    if tokens >= 1 then
+      tokens = tokens - 1
+      allowed = 1
+    end
+  elseif op == 'refund' then
+    tokens = tokens + 1
+    if tokens > cap then tokens = cap end
+    allowed = 1
+  elseif tokens >= 1 then
     allowed = 1
   end
-elseif op == 'refund' then
-  tokens = tokens + 1
-  if tokens > cap then tokens = cap end
-  allowed = 1
-elseif tokens >= 1 then
-  allowed = 1
-end
-local shown = string.format('%.17g', tokens)
-if op ~= 'peek' then
-  if tokens >= cap then
-    redis.call('DEL', KEYS[1])
-  else
-    redis.call('HSET', KEYS[1], 't', shown, 'u', string.format('%.17g', now))
-    redis.call('PEXPIRE', KEYS[1], math.ceil((cap - tokens) * window / cap) + 1000)
+  local shown = string.format('%.17g', tokens)
+  if op ~= 'peek' then
+    if tokens >= cap then
+      redis.call('DEL', key)
+    else
+      redis.call('HSET', key, 't', shown, 'u', string.format('%.17g', now))
+      redis.call('PEXPIRE', key, math.ceil((cap - tokens) * window / cap) + 1000)
+    end
   end
+  out[#out + 1] = allowed
+  out[#out + 1] = shown
+  if allowed == 0 then break end
 end
-return {allowed, shown}
+return out
 `
 
 /** How often, at most, a limit falling back is logged. */
@@ -132,51 +150,61 @@ export class RedisRateLimiter implements RateLimiter {
     })
   }
 
-  take(key: string, capacity: number, whenUnavailable: WhenUnavailable = 'local'): Promise<TakeResult> {
-    return this.run('take', key, capacity, whenUnavailable)
+  async take(key: string, capacity: number, whenUnavailable: WhenUnavailable = 'local'): Promise<TakeResult> {
+    return (await this.run([{ key, capacity, op: 'take' }], whenUnavailable))[0] as TakeResult
   }
 
-  peek(key: string, capacity: number, whenUnavailable: WhenUnavailable = 'local'): Promise<TakeResult> {
-    return this.run('peek', key, capacity, whenUnavailable)
+  async peek(key: string, capacity: number, whenUnavailable: WhenUnavailable = 'local'): Promise<TakeResult> {
+    return (await this.run([{ key, capacity, op: 'peek' }], whenUnavailable))[0] as TakeResult
+  }
+
+  takeInOrder(steps: readonly LimitStep[], whenUnavailable: WhenUnavailable = 'local'): Promise<TakeResult[]> {
+    return this.run(steps, whenUnavailable)
   }
 
   async refund(key: string, capacity: number): Promise<void> {
     try {
-      await this.call('refund', key, capacity)
+      await this.call([{ key, capacity, op: 'refund' }])
     } catch {
       // The take may have gone to the local bucket; giving one back there never overfills it.
       this.fallback.refund(key, capacity)
     }
   }
 
-  private async run(op: 'take' | 'peek', key: string, capacity: number, whenUnavailable: WhenUnavailable): Promise<TakeResult> {
-    let reply: [number, string]
+  private async run(steps: readonly LimitStep[], whenUnavailable: WhenUnavailable): Promise<TakeResult[]> {
+    let reply: (number | string)[]
     try {
-      reply = await this.call(op, key, capacity)
+      reply = await this.call(steps)
     } catch (err) {
-      return this.without(op, key, capacity, whenUnavailable, err)
+      return this.without(steps, whenUnavailable, err)
     }
-    return bucketResult(Number(reply[1]), capacity, this.windowMs, reply[0] === 1)
+    const out: TakeResult[] = []
+    for (let i = 0; i * 2 < reply.length; i++) {
+      out.push(bucketResult(Number(reply[i * 2 + 1]), (steps[i] as LimitStep).capacity, this.windowMs, reply[i * 2] === 1))
+    }
+    return out
   }
 
   /** One script run: EVALSHA, and EVAL when Redis does not know the script (first use, after a restart or SCRIPT FLUSH). */
-  private async call(op: string, key: string, capacity: number): Promise<[number, string]> {
+  private async call(steps: readonly { key: string; capacity: number; op: string }[]): Promise<(number | string)[]> {
     const started = performance.now()
-    const args = ['1', `${this.redis.prefix}rl:${key}`, String(capacity), String(this.clock.now()), String(this.windowMs), op]
+    const args = [String(steps.length)]
+    for (const s of steps) args.push(`${this.redis.prefix}rl:${s.key}`)
+    args.push(String(this.clock.now()), String(this.windowMs))
+    for (const s of steps) args.push(String(s.capacity), s.op)
     try {
-      return (await this.redis.send('EVALSHA', [SCRIPT_SHA, ...args])) as [number, string]
+      return (await this.redis.send('EVALSHA', [SCRIPT_SHA, ...args])) as (number | string)[]
     } catch (err) {
       if (!String((err as Error)?.message).includes('NOSCRIPT')) throw err
       // The second round trip gets what is left of the deadline.
       const left = Math.max(1, this.redis.timeoutMs - (performance.now() - started))
-      return (await this.redis.send('EVAL', [BUCKET_SCRIPT, ...args], left)) as [number, string]
+      return (await this.redis.send('EVAL', [BUCKET_SCRIPT, ...args], left)) as (number | string)[]
     }
   }
 
-  /** Answers a check Redis could not: from the local bucket, or a 503. */
-  private without(op: 'take' | 'peek', key: string, capacity: number, whenUnavailable: WhenUnavailable, err: unknown): TakeResult {
-    const limit = key.slice(0, Math.max(0, key.indexOf(':'))) || 'other'
-    this.fallbacks?.inc([limit, whenUnavailable])
+  /** Answers steps Redis could not: from the local buckets, or a 503. */
+  private without(steps: readonly LimitStep[], whenUnavailable: WhenUnavailable, err: unknown): TakeResult[] {
+    for (const s of steps) this.fallbacks?.inc([s.key.slice(0, Math.max(0, s.key.indexOf(':'))) || 'other', whenUnavailable])
     this.logFallback(err)
     if (whenUnavailable === 'closed') throw new LimitUnavailableError()
     const now = this.clock.now()
@@ -185,7 +213,7 @@ export class RedisRateLimiter implements RateLimiter {
       this.fallback.takeDirty()
       this.fallbackSweptMs = now
     }
-    return op === 'take' ? this.fallback.take(key, capacity) : this.fallback.peek(key, capacity)
+    return this.fallback.takeInOrder(steps)
   }
 
   private logFallback(err: unknown): void {

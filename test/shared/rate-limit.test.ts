@@ -44,7 +44,7 @@ describe.skipIf(!TEST_REDIS_URL)('RedisRateLimiter on the shared Redis', () => {
     await redis2.close()
   })
 
-  test('the same answers as TokenBuckets for 3,000 random takes, peeks, refunds and time steps', async () => {
+  test('the same answers as TokenBuckets for 3,000 random takes, peeks, refunds, two-step calls and time steps', async () => {
     const clock = new ManualClock()
     const local = new TokenBuckets(clock)
     const shared = new RedisRateLimiter(redis, clock)
@@ -66,9 +66,18 @@ describe.skipIf(!TEST_REDIS_URL)('RedisRateLimiter on the shared Redis', () => {
       } else if (r < 0.75) {
         want = local.peek(key, cap)
         got = await shared.peek(key, cap)
-      } else if (r < 0.85) {
+      } else if (r < 0.8) {
         local.refund(key, cap)
         await shared.refund(key, cap)
+      } else if (r < 0.9) {
+        // Two steps in one call (a gate peeked, then a take), stopping after a refusal.
+        const other = keys[Math.floor(next() * keys.length)] as string
+        if (!capOf.has(other)) capOf.set(other, capacities[Math.floor(next() * capacities.length)] as number)
+        const steps = [
+          { key: other, capacity: capOf.get(other) as number, op: next() < 0.5 ? ('peek' as const) : ('take' as const) },
+          { key, capacity: cap, op: 'take' as const },
+        ]
+        expect({ i, steps: await shared.takeInOrder(steps) }).toEqual({ i, steps: local.takeInOrder(steps) })
       } else {
         // From a millisecond to a bit over a window.
         clock.advance(Math.floor(next() ** 3 * 70_000) + 1)
@@ -114,6 +123,19 @@ describe.skipIf(!TEST_REDIS_URL)('RedisRateLimiter on the shared Redis', () => {
     const all = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? b : a).take('burst', 60)))
     expect(all.filter((r) => r.allowed).length).toBe(60)
     expect(all.filter((r) => !r.allowed).every((r) => r.retryAfterSeconds === 1 && r.remaining === 0)).toBe(true)
+  })
+
+  test('takeInOrder stops after the first refusal: an empty gate takes nothing from the bucket behind it', async () => {
+    const clock = new ManualClock()
+    const a = new RedisRateLimiter(redis, clock)
+    for (let i = 0; i < 2; i++) await a.take('gate:empty', 2)
+    const steps = [
+      { key: 'gate:empty', capacity: 2, op: 'peek' as const },
+      { key: 'gate:behind', capacity: 5, op: 'take' as const },
+    ]
+    const refused = await a.takeInOrder(steps)
+    expect(refused).toEqual([{ allowed: false, limit: 2, remaining: 0, resetSeconds: 60, retryAfterSeconds: 30 }])
+    expect((await a.peek('gate:behind', 5)).remaining).toBe(5)
   })
 
   test('a key exists only while its bucket drains (its TTL is the time to full)', async () => {

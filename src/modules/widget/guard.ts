@@ -12,7 +12,8 @@ import type { Store } from '../../db/store'
 import { RateLimitedError, UnauthorizedError } from '../../errors'
 import { setRateLimitHeaders } from '../../http/auth'
 import { rejectMalformed } from '../../http/body'
-import type { RateLimiter } from '../../shared/rate-limit'
+import type { TakeResult } from '../../ratelimit/token-bucket'
+import type { LimitStep, RateLimiter } from '../../shared/rate-limit'
 import { SITE_KEY_HEADER } from './model'
 
 export interface WidgetGuardDeps {
@@ -105,15 +106,24 @@ export async function authenticateWidget(
   const anonId = str(body.anon_id) ?? str(body.anonymous_id) ?? str(query.anon_id) ?? str(query.anonymous_id)
   const visitorKey = str(body.visitor_key) ?? str(query.visitor_key)
   const now = deps.clock.now()
-  const ipTake = deps.buckets.take(`widget:ip:${ip}`, deps.config.widgetRatePerIp)
-  const byIp = ipTake instanceof Promise ? await ipTake : ipTake
+  const who = anonId !== null ? `a:${anonId}` : visitorKey !== null ? `k:${visitorKey}` : null
+  let byIp: TakeResult
+  let byVisitor: TakeResult | null = null
+  if (deps.buckets.shared) {
+    // Shared buckets: the address's and the visitor's in one round trip, in the same order.
+    const steps: LimitStep[] = [{ key: `widget:ip:${ip}`, capacity: deps.config.widgetRatePerIp, op: 'take' }]
+    if (who) steps.push({ key: `widget:v:${site.id}:${who}`, capacity: deps.config.widgetRatePerVisitor, op: 'take' })
+    const taken = await deps.buckets.takeInOrder(steps)
+    byIp = taken[0] as TakeResult
+    byVisitor = taken[1] ?? null
+  } else {
+    byIp = deps.buckets.take(`widget:ip:${ip}`, deps.config.widgetRatePerIp) as TakeResult
+    if (byIp.allowed && who) byVisitor = deps.buckets.take(`widget:v:${site.id}:${who}`, deps.config.widgetRatePerVisitor) as TakeResult
+  }
   if (!byIp.allowed) {
     setRateLimitHeaders(headers, byIp, now)
     throw new RateLimitedError(`Rate limit of ${byIp.limit} widget requests per minute from this address exceeded.`, byIp.retryAfterSeconds)
   }
-  const who = anonId !== null ? `a:${anonId}` : visitorKey !== null ? `k:${visitorKey}` : null
-  const visitorTake = who ? deps.buckets.take(`widget:v:${site.id}:${who}`, deps.config.widgetRatePerVisitor) : null
-  const byVisitor = visitorTake instanceof Promise ? await visitorTake : visitorTake
   const shown = byVisitor ?? byIp
   setRateLimitHeaders(headers, shown, now)
   if (byVisitor && !byVisitor.allowed) {
