@@ -33,10 +33,13 @@ import type { Fanout, FanoutSink, FanoutStatus } from './fanout'
 /** What the fan-out needs of the process's Redis handle (src/shared/redis.ts's SharedRedis). */
 export interface FanoutRedis {
   readonly prefix: string
-  /** The command connection is up and answering. */
-  readonly available: boolean
-  /** One command on the command connection, with the handle's deadline. */
-  send(command: string, args: string[]): Promise<unknown>
+  /**
+   * The command connection (read it for every command: it is replaced after a long stall). The
+   * fan-out publishes on it directly, not through the handle's `send`: that one's deadline
+   * (MLC_REDIS_TIMEOUT_MS, 50 ms) and its fail-fast spell after a slow command are made for the
+   * request path; a frame is worth waiting `publishTimeoutMs` (1 s) for, and nothing waits on it.
+   */
+  readonly client: { readonly connected: boolean; send(command: string, args: string[]): Promise<unknown> }
   /** Called when the command connection becomes unavailable (false) and available again (true). */
   onAvailability(fn: (available: boolean) => void): void
   /** A dedicated subscriber connection that subscribes again after a reconnect. */
@@ -62,6 +65,8 @@ export interface RedisFanoutOptions {
   deafAfterMs?: number
   /** Deaf for this long (ms) while publishing works: the subscriber connection is replaced. */
   reopenAfterMs?: number
+  /** A PUBLISH unanswered for this long (ms) counts as lost (its topics resync). */
+  publishTimeoutMs?: number
 }
 
 /** More distinct lost topics than this are remembered as "every topic". */
@@ -75,6 +80,7 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
   const heartbeatMs = opts.heartbeatMs ?? 1000
   const deafAfterMs = opts.deafAfterMs ?? 3 * heartbeatMs
   const reopenAfterMs = opts.reopenAfterMs ?? 5 * heartbeatMs
+  const publishTimeoutMs = opts.publishTimeoutMs ?? 1000
   const channel = `${redis.prefix}realtime`
   // Unique per process start: tells this instance's own messages from the others'.
   const instance = randomSecret('', 9)
@@ -104,6 +110,11 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
   let missed: Set<string> | '*' | null = null
   const pendingControls: string[] = []
   let flushing = false
+  /** PUBLISHes not answered yet, oldest first: a message unanswered for publishTimeoutMs counts as lost. */
+  const inflight = new Map<number, { topics: readonly string[] | null; at: number }>()
+  let sequence = 0
+  /** When a PUBLISH of this instance last succeeded (performance.now()). */
+  let publishedOkMs = Number.NEGATIVE_INFINITY
   const counts = { published: 0, received: 0, dropped: 0, resyncs: 0 }
 
   function noteMissed(topics: readonly string[]): void {
@@ -121,25 +132,58 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
     if (missed.size > MAX_MISSED_TOPICS) missed = '*'
   }
 
-  /** Publishes one message; a failure records `topics` as missed. */
+  /** Publishes one message, without waiting; a failure (or no answer within publishTimeoutMs) records `topics` as missed. */
   function send(message: string, topics: readonly string[] | null): void {
-    if (!redis.available) {
+    const client = redis.client
+    if (!client.connected) {
       if (topics) noteMissed(topics)
       return
     }
-    redis.send('PUBLISH', [channel, message]).then(
+    const id = ++sequence
+    inflight.set(id, { topics, at: performance.now() })
+    client.send('PUBLISH', [channel, message]).then(
       () => {
+        // Answered after it was given up: already counted as missed.
+        if (!inflight.delete(id)) return
+        publishedOkMs = performance.now()
         if (muteSince !== null) void flush()
       },
       () => {
-        if (topics) noteMissed(topics)
+        const entry = inflight.get(id)
+        if (entry === undefined) return
+        inflight.delete(id)
+        if (entry.topics) noteMissed(entry.topics)
       },
     )
   }
 
+  /** Counts PUBLISHes unanswered for publishTimeoutMs as missed (a frozen Redis answers nothing). */
+  function expireInflight(now: number): void {
+    for (const [id, entry] of inflight) {
+      if (now - entry.at < publishTimeoutMs) break
+      inflight.delete(id)
+      if (entry.topics) noteMissed(entry.topics)
+    }
+  }
+
+  /** One PUBLISH that the caller awaits: rejects when not connected, on an error, or after publishTimeoutMs. */
+  function publishNow(message: string): Promise<void> {
+    const client = redis.client
+    if (!client.connected) return Promise.reject(new Error('redis not connected'))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    return Promise.race([
+      client.send('PUBLISH', [channel, message]).then(() => {
+        publishedOkMs = performance.now()
+      }),
+      new Promise<void>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${publishTimeoutMs} ms`)), publishTimeoutMs)
+      }),
+    ]).finally(() => clearTimeout(timer))
+  }
+
   /** Once publishing works again: the `r` message for what was missed, then waiting control messages. */
   async function flush(): Promise<void> {
-    if (flushing || closed || !redis.available) return
+    if (flushing || closed || !redis.client.connected) return
     flushing = true
     try {
       if (missed !== null) {
@@ -147,7 +191,7 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
         const lost = missed
         missed = null
         try {
-          await redis.send('PUBLISH', [channel, `r ${instance} ${lost === '*' ? '*' : [...lost].join(',')}`])
+          await publishNow(`r ${instance} ${lost === '*' ? '*' : [...lost].join(',')}`)
         } catch (err) {
           if (lost === '*' || missed === '*') missed = '*'
           else {
@@ -159,7 +203,7 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
         }
       }
       while (pendingControls.length) {
-        await redis.send('PUBLISH', [channel, pendingControls[0] as string])
+        await publishNow(pendingControls[0] as string)
         pendingControls.shift()
       }
       if (missed === null && muteSince !== null) {
@@ -282,7 +326,8 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
   function tick(): void {
     if (closed) return
     const now = performance.now()
-    if (redis.available) {
+    expireInflight(now)
+    if (redis.client.connected) {
       send(heartbeat, null)
       if (missed !== null || pendingControls.length) void flush()
     }
@@ -303,8 +348,9 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
         })
       return
     }
-    // Deafness is only judged while this instance can publish its heartbeat.
-    if (redis.available && now - heardMs > deafAfterMs) {
+    // Deafness is only judged while this instance's heartbeats are published (its PUBLISHes
+    // answered lately): when Redis answers nothing at all, the publishers' missed topics say what to resync.
+    if (now - publishedOkMs < 2 * heartbeatMs && now - heardMs > deafAfterMs) {
       noteDeaf('own heartbeat not heard')
       if (now - heardMs > reopenAfterMs && !opening) {
         logger.warn('live chat fan-out subscription hears nothing; opening a new subscriber connection', { channel })
@@ -324,11 +370,10 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
     },
     control(name, arg) {
       const message = `c ${instance} ${name}\n${arg}`
-      if (redis.available) {
-        redis.send('PUBLISH', [channel, message]).catch(() => {
-          if (pendingControls.length < MAX_PENDING_CONTROLS) pendingControls.push(message)
-        })
-      } else if (pendingControls.length < MAX_PENDING_CONTROLS) pendingControls.push(message)
+      // Kept until published (control messages are idempotent: a late one does no harm).
+      publishNow(message).catch(() => {
+        if (pendingControls.length < MAX_PENDING_CONTROLS) pendingControls.push(message)
+      })
     },
     start() {
       if (timer !== null || closed) return
@@ -349,7 +394,7 @@ export function createRedisFanout(opts: RedisFanoutOptions): Fanout {
       return {
         kind: 'redis',
         receiving: (sub?.connected ?? false) && deafSince === null,
-        sending: redis.available && muteSince === null,
+        sending: redis.client.connected && muteSince === null,
         degradedSinceMs: deafSinceClock === null ? muteSinceClock : muteSinceClock === null ? deafSinceClock : Math.min(deafSinceClock, muteSinceClock),
         ...counts,
       }

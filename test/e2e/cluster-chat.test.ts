@@ -305,8 +305,9 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !HAVE_REDIS_SERVER)('tw
       page.setDefaultTimeout(10_000)
       const W = '#mylivechat-widget'
       await page.goto(pages.add('/shop', snippetPage(one.url, { before: `mylivechat('boot', { siteKey: '${siteKey}', apiUrl: '${one.url}' })` })))
-      await page.locator(`${W} .launcher`).click()
+      // The widget opens its session when the panel opens or on the first message: listen first.
       const opened = page.waitForResponse((r) => r.url().endsWith('/v1/widget/sessions') && r.request().method() === 'POST')
+      await page.locator(`${W} .launcher`).click()
       await page.locator(`${W} textarea[name=text]`).fill('I want to talk to a human')
       await page.keyboard.press('Enter')
       const sid: string = (await (await opened).json()).data.session_id
