@@ -6,8 +6,9 @@
  * - `/v1/agent/ws?token=mlc_...` (or a bearer header): every chat event of the token's site, for
  *   agents' inboxes. Any scope may listen; a publishable key may not. A token revoked later is
  *   noticed by `revalidate` (run by the server every second) and its sockets are closed (1008).
- * Frames are JSON: first `{ type: "hello", ... }`, then the hub's events. A client may send
- * `ping` (or `{"type":"ping"}`) and gets `{"type":"pong"}`.
+ * Frames are JSON: first `{ type: "hello", ... }`, then the hub's events, published on this
+ * instance or (with Redis) any other, and `{"type":"resync"}` when events may have been missed
+ * (src/shared/fanout-redis.ts). A client may send `ping` (or `{"type":"ping"}`) and gets `{"type":"pong"}`.
  * Each credential holds at most MLC_WS_MAX_PER_CREDENTIAL sockets at once (an API token; a
  * visitor, by the anonymous id or visitor key their session was opened with): one token must not
  * be able to hold hundreds of sockets that each receive every event. Every upgrade attempt writes
