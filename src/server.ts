@@ -165,12 +165,18 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     } catch {}
   }, 500)
 
+  // Periodic jobs run once per interval across the instances on one database (store.once: on
+  // PostgreSQL the first instance to fire takes it; SQLite is one process). The others' timers,
+  // firing out of phase, find it done less than 90% of an interval ago and skip.
+  const jobInterval = (ms: number) => Math.floor(ms * 0.9)
   // Close chats nobody wrote in for MLC_CHAT_INACTIVITY_TIMEOUT seconds, one sweep at a time.
   let sweeping: Promise<void> | null = null
   const sweep = async () => {
     try {
-      const closed = await closeInactiveSessions(app.chat)
-      if (closed > 0) logger.info('closed inactive chat sessions', { closed })
+      await store.once('chat-inactivity-sweep', clock.now(), jobInterval(config.chatSweepIntervalMs), async () => {
+        const closed = await closeInactiveSessions(app.chat)
+        if (closed > 0) logger.info('closed inactive chat sessions', { closed })
+      })
     } catch (err) {
       logger.error('chat inactivity sweep failed; will retry', { error: String(err) })
     }
@@ -182,14 +188,16 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     })
   }, config.chatSweepIntervalMs)
   // Finished webhook history older than MLC_WEBHOOK_RETENTION_DAYS goes, a minute after start and hourly.
+  const PRUNE_INTERVAL_MS = 60 * 60_000
   const pruneHistory = () =>
-    pruneWebhookHistory(store, clock, config.webhookRetentionDays)
-      .then((pruned) => {
+    store
+      .once('webhook-retention', clock.now(), jobInterval(PRUNE_INTERVAL_MS), async () => {
+        const pruned = await pruneWebhookHistory(store, clock, config.webhookRetentionDays)
         if (pruned > 0) logger.info('pruned webhook history', { events: pruned, retention_days: config.webhookRetentionDays })
       })
       .catch((err) => logger.error('webhook history pruning failed; will retry', { error: String(err) }))
   const firstPrune = setTimeout(pruneHistory, 60_000)
-  const pruneTimer = setInterval(pruneHistory, 60 * 60_000)
+  const pruneTimer = setInterval(pruneHistory, PRUNE_INTERVAL_MS)
   // Agents' sockets stop listening within a second of their token's revocation.
   // A check that finds storage unavailable is tried again a second later.
   const socketCheckTimer = setInterval(async () => {

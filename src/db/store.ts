@@ -77,6 +77,16 @@ export interface Store extends Repositories {
    * retryable StorageUnavailableError when the lock is taken; the caller tries again later.
    */
   withoutWaiting<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+  /**
+   * Runs a periodic job (the chat inactivity sweep, webhook retention) at most once per
+   * `minIntervalMs` across every instance on this database, and never two at once. SQLite: one
+   * process per data dir, so `fn` simply runs. PostgreSQL: a short transaction takes a
+   * transaction-scoped try-advisory lock for the job and reads when the job last started (a row in
+   * `meta`); another instance holding the lock, or a start less than `minIntervalMs` ago, skips
+   * `fn`; otherwise the start is recorded and committed, then `fn` runs (no connection is held for
+   * it). Resolves true when `fn` ran here.
+   */
+  once(job: string, nowMs: number, minIntervalMs: number, fn: () => Promise<void>): Promise<boolean>
   /** Token and site changes made through this process (the auth cache's local epoch), read without I/O. */
   localChanges(): number
   /** Starts the engine's background upkeep (SQLite: the WAL checkpoint thread). `onError` hears why it could not. */

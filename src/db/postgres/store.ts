@@ -49,6 +49,9 @@ function repositoriesOver(sql: SQL, bumps: LocalBumps): Repositories {
   } as Repositories
 }
 
+/** Advisory lock class of periodic jobs ("mlcj" in ASCII); the job name's hash is the second key. */
+const JOB_LOCK_CLASS = 0x6d6c636a
+
 /** The transaction-scoped store over one transaction's connection. */
 function txStoreOver(tx: SQL, bumps: LocalBumps): TxStore {
   const repos = repositoriesOver(tx, bumps)
@@ -91,6 +94,25 @@ export function postgresStoreOver(sql: SQL, migrationsApplied: number[] = []): S
             return fn(txStoreOver(tx, bumps))
           }) as Promise<T>,
       ),
+    async once(job: string, nowMs: number, minIntervalMs: number, fn: () => Promise<void>): Promise<boolean> {
+      const key = `job_started:${job}`
+      const due = await mappingPostgresErrors(
+        () =>
+          sql.begin(async (tx) => {
+            // Another instance checking or recording this job right now: it runs it, not us.
+            const [lock] = await tx`SELECT pg_try_advisory_xact_lock(${JOB_LOCK_CLASS}, hashtext(${job})) AS locked`
+            if (!lock?.locked) return false
+            const [last] = await tx`SELECT value FROM meta WHERE key = ${key}`
+            const age = last ? nowMs - Number(last.value) : Number.POSITIVE_INFINITY
+            // A start stamped far in the future (a clock set wrong once) must not block the job for good.
+            if (age < minIntervalMs && age > -minIntervalMs) return false
+            await tx`INSERT INTO meta (key, value) VALUES (${key}, ${String(nowMs)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+            return true
+          }) as Promise<boolean>,
+      )
+      if (due) await fn()
+      return due
+    },
     localChanges: () => bumps.count,
     startUpkeep() {},
     async close() {

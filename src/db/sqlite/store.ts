@@ -61,6 +61,11 @@ export function sqliteStoreOver(db: Database, path: string, migrationsApplied: n
     engine: 'sqlite' as const,
     migrationsApplied,
     withoutWaiting: (fn: never) => engine.transaction(fn, { noWait: true }),
+    // One server per data dir (the lock file): nobody else runs the job.
+    async once(_job: string, _nowMs: number, _minIntervalMs: number, fn: () => Promise<void>) {
+      await fn()
+      return true
+    },
     localChanges: () => sync.meta.localBumps(),
     startUpkeep(onError: (message: string) => void) {
       if (opts.checkpointIntervalMs && opts.checkpointIntervalMs > 0 && !checkpointer) {
