@@ -79,6 +79,12 @@ export const OPTIONS = {
     default: 'mlc:',
     help: 'Redis: prefix of every key and channel (clusters sharing one Redis need different prefixes)',
   },
+  instanceId: {
+    env: 'MLC_INSTANCE_ID',
+    kind: 'string',
+    default: '',
+    help: 'name of this instance in /metrics (label instance) and /readyz; empty: hostname:port when MLC_REDIS_URL is set, else no label',
+  },
   publicUrl: {
     flag: 'public-url',
     env: 'MLC_PUBLIC_URL',

@@ -4,6 +4,7 @@
  * flushes counters and buckets in the background, and shuts down gracefully on SIGTERM/SIGINT
  * (stop accepting, finish in-flight requests, flush, close).
  */
+import { hostname } from 'node:os'
 import { createApp, publicUrlOf } from './app'
 import { closeInactiveSessions } from './chat/sessions'
 import { type Clock, systemClock } from './clock'
@@ -233,10 +234,22 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
     },
   })
   const url = config.publicUrl || `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`
+  // Behind a load balancer every instance names itself in /metrics and /readyz.
+  const instance = config.instanceId || (redis ? `${hostname()}:${server.port}` : '')
+  metrics.registry.setInstance(instance)
+  app.lifecycle.instance = instance || undefined
+  if (redis) {
+    app.lifecycle.redis = redis
+    const shared = redis
+    metrics.registry.gauge('mlc_redis_up', 'Whether this instance reaches Redis (1) or runs on its own limits and local chat (0).', [], () => [
+      { value: shared.available ? 1 : 0 },
+    ])
+  }
   logger.info('listening', {
     url,
     data_dir: config.dataDir,
     engine: store.engine,
+    ...(instance ? { instance } : {}),
     openapi: `${publicUrlOf({ ...config, port: server.port ?? config.port })}/v1/openapi`,
     // Time since the process started, and its parts: loading the program, opening (and migrating)
     // the database, building the app.

@@ -15,7 +15,8 @@ export const DEFAULT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 
 interface Metric {
   readonly name: string
-  render(out: string[]): void
+  /** Appends the metric's lines; `constant` (`instance="a:8080"` or '') joins every series' labels. */
+  render(out: string[], constant?: string): void
 }
 
 /** Escapes a label value per the exposition format (backslash, quote, newline). */
@@ -23,10 +24,10 @@ function escapeLabel(v: LabelValue): string {
   return String(v).replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))
 }
 
-/** `{a="x",b="y"}` for the given names and values ('' when there are none). */
-function labelSet(names: readonly string[], values: readonly LabelValue[], extra?: string): string {
+/** `{a="x",b="y"}` for the given names and values, then the ready-made extras ('' when there are none). */
+function labelSet(names: readonly string[], values: readonly LabelValue[], ...extras: (string | undefined)[]): string {
   const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`)
-  if (extra) parts.push(extra)
+  for (const extra of extras) if (extra) parts.push(extra)
   return parts.length ? `{${parts.join(',')}}` : ''
 }
 
@@ -102,9 +103,9 @@ export class Counter implements Metric {
     return this.tree.get(values).value
   }
 
-  render(out: string[]): void {
+  render(out: string[], constant?: string): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`)
-    for (const { values, child } of this.tree.all()) out.push(`${this.name}${labelSet(this.labelNames, values)} ${num(child.value)}`)
+    for (const { values, child } of this.tree.all()) out.push(`${this.name}${labelSet(this.labelNames, values, constant)} ${num(child.value)}`)
   }
 }
 
@@ -117,7 +118,7 @@ export class Gauge implements Metric {
     private readonly read: () => { labels?: LabelValue[]; value: number }[],
   ) {}
 
-  render(out: string[]): void {
+  render(out: string[], constant?: string): void {
     let samples: { labels?: LabelValue[]; value: number }[]
     try {
       samples = this.read()
@@ -126,7 +127,7 @@ export class Gauge implements Metric {
       return
     }
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`)
-    for (const s of samples) out.push(`${this.name}${labelSet(this.labelNames, s.labels ?? [])} ${num(s.value)}`)
+    for (const s of samples) out.push(`${this.name}${labelSet(this.labelNames, s.labels ?? [], constant)} ${num(s.value)}`)
   }
 }
 
@@ -169,17 +170,17 @@ export class Histogram implements Metric {
     return { count: c.count, sum: c.sum }
   }
 
-  render(out: string[]): void {
+  render(out: string[], constant?: string): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`)
     for (const { values, child } of this.tree.all()) {
       let cumulative = 0
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += child.counts[i] as number
-        out.push(`${this.name}_bucket${labelSet(this.labelNames, values, `le="${num(this.buckets[i] as number)}"`)} ${cumulative}`)
+        out.push(`${this.name}_bucket${labelSet(this.labelNames, values, constant, `le="${num(this.buckets[i] as number)}"`)} ${cumulative}`)
       }
-      out.push(`${this.name}_bucket${labelSet(this.labelNames, values, 'le="+Inf"')} ${child.count}`)
-      out.push(`${this.name}_sum${labelSet(this.labelNames, values)} ${num(child.sum)}`)
-      out.push(`${this.name}_count${labelSet(this.labelNames, values)} ${child.count}`)
+      out.push(`${this.name}_bucket${labelSet(this.labelNames, values, constant, 'le="+Inf"')} ${child.count}`)
+      out.push(`${this.name}_sum${labelSet(this.labelNames, values, constant)} ${num(child.sum)}`)
+      out.push(`${this.name}_count${labelSet(this.labelNames, values, constant)} ${child.count}`)
     }
   }
 }
@@ -190,6 +191,16 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 export class MetricsRegistry {
   private readonly metrics = new Map<string, Metric>()
   private readonly refreshers: (() => Promise<void>)[] = []
+  /** `instance="..."`, added to every series when set (several instances scraped behind one name). */
+  private instanceLabel = ''
+
+  /**
+   * Labels every series with `instance="<id>"` from now on ('' removes it). Set once the server
+   * knows its port; recording is untouched (the label is added when rendering).
+   */
+  setInstance(id: string): void {
+    this.instanceLabel = id ? `instance="${escapeLabel(id)}"` : ''
+  }
 
   private add<M extends Metric>(metric: M, labelNames: readonly string[]): M {
     if (!NAME.test(metric.name)) throw new Error(`invalid metric name ${metric.name}`)
@@ -241,7 +252,7 @@ export class MetricsRegistry {
   /** Every metric in the Prometheus text format (ends with a newline), from the values held now. */
   render(): string {
     const out: string[] = []
-    for (const m of this.metrics.values()) m.render(out)
+    for (const m of this.metrics.values()) m.render(out, this.instanceLabel)
     return `${out.join('\n')}\n`
   }
 }

@@ -16,14 +16,27 @@ import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/registry'
 import { sameSecret } from '../../random'
 import type { WebhookDispatcher, WebhookStatus } from '../../webhooks/dispatcher'
 
-/** Whether the server is draining for shutdown; set by the server, read by /readyz. */
+/** What the server tells /readyz: whether it is draining for shutdown, its name, its Redis. */
 export interface Lifecycle {
   draining: boolean
+  /** MLC_INSTANCE_ID, or hostname:port with Redis; unset for a lone instance. */
+  instance?: string
+  /** The process's Redis (MLC_REDIS_URL), probed by /readyz; unset without one. */
+  redis?: { probe(timeoutMs?: number): Promise<string | null> }
 }
+
+/** How long /readyz waits for Redis to answer a PING. */
+const REDIS_PROBE_MS = 250
 
 const Readiness = t.Object({
   status: t.Literal('ready'),
-  database: t.Object({ writable: t.Boolean() }),
+  instance: t.Union([t.String(), t.Null()], { description: 'MLC_INSTANCE_ID (or hostname:port with Redis); null for a lone instance.' }),
+  database: t.Object({ writable: t.Boolean(), engine: t.Union([t.Literal('sqlite'), t.Literal('postgres')]) }),
+  redis: t.String({
+    description:
+      '`ok` when Redis answered a PING within 250 ms, `not configured` without MLC_REDIS_URL, else why not. ' +
+      'A Redis that does not answer leaves the instance ready: limits fall back per instance (docs/operations.md).',
+  }),
   worker: t.Object({
     alive: t.Boolean(),
     queue_depth: ResponseInteger({ description: 'Unfinished webhook deliveries (pending or retrying).' }),
@@ -61,7 +74,15 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
     async ({ set }) => {
       const problems: string[] = []
       if (deps.lifecycle.draining) problems.push('shutting down')
+      // Both probes at once: a slow Redis adds nothing to a slow database's wait.
+      const redisProbe: Promise<string> = deps.lifecycle.redis
+        ? deps.lifecycle.redis.probe(REDIS_PROBE_MS).then(
+            (problem) => problem ?? 'ok',
+            (err: unknown) => String((err as Error)?.message ?? err),
+          )
+        : Promise.resolve('not configured')
       const dbError = await probeWritable(deps.store, deps.clock)
+      const redis = await redisProbe
       // Named for the operator first ("disk full"), then the engine's code.
       const database = dbError ? dbError.problem : null
       if (dbError) problems.push(`database not writable: ${database} (${dbError.code})`)
@@ -73,10 +94,16 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
         problems.push(`webhook queue unreadable (${String((err as Error)?.message ?? err)})`)
       }
       if (problems.length || !worker) {
-        deps.logger.warn('not ready', { problems, ...(database ? { database } : {}), worker })
+        deps.logger.warn('not ready', { problems, ...(database ? { database } : {}), redis, worker })
         throw new UnavailableError(`Not ready: ${problems.join('; ')}.`)
       }
-      return ok(set, { status: 'ready' as const, database: { writable: true }, worker })
+      return ok(set, {
+        status: 'ready' as const,
+        instance: deps.lifecycle.instance || null,
+        database: { writable: true, engine: deps.store.engine },
+        redis,
+        worker,
+      })
     },
     {
       response: responses({ 200: Envelope(Readiness) }, [503]),
@@ -85,8 +112,9 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
         summary: 'Readiness',
         description:
           'Answers 200 when this instance can take traffic: the database accepts a write and the webhook worker runs. ' +
-          'Includes the delivery queue depth and the age of the oldest pending delivery. 503 `unavailable` otherwise, ' +
-          'and while shutting down.',
+          'Includes the delivery queue depth and the age of the oldest pending delivery, and whether Redis answers ' +
+          '(reported, not required: every instance shares one Redis, and without it each falls back to its own limits). ' +
+          '503 `unavailable` otherwise, and while shutting down.',
       },
     },
   )
