@@ -87,6 +87,18 @@ export interface Store extends Repositories {
    * it). Resolves true when `fn` ran here.
    */
   once(job: string, nowMs: number, minIntervalMs: number, fn: () => Promise<void>): Promise<boolean>
+  /**
+   * Tells the webhook workers of every instance on this database that deliveries may be due, after
+   * the commit that enqueued them (PostgreSQL: NOTIFY; SQLite: nothing, one process). Never throws
+   * or waits: a lost signal is caught by the workers' idle check.
+   */
+  signalWebhookQueue(): void
+  /**
+   * Calls `onSignal` when another instance signals the webhook queue (PostgreSQL: LISTEN on a
+   * connection of its own, subscribed again after a reconnect, and `onSignal` then too: signals
+   * may have been missed). SQLite: never. Resolves with the function that stops listening.
+   */
+  listenWebhookQueue(onSignal: () => void): Promise<() => Promise<void>>
   /** Token and site changes made through this process (the auth cache's local epoch), read without I/O. */
   localChanges(): number
   /** Starts the engine's background upkeep (SQLite: the WAL checkpoint thread). `onError` hears why it could not. */

@@ -180,6 +180,18 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
   }
 
   let liveness: ReturnType<typeof setInterval> | undefined
+  // Stops listening for other instances' signals (PostgreSQL); set once listening.
+  let unlisten: (() => Promise<void>) | null = null
+
+  /** Wakes this process's worker thread; many calls in one tick wake it once. */
+  function wakeOwn() {
+    if (wakeQueued || stopping !== null) return
+    wakeQueued = true
+    queueMicrotask(() => {
+      wakeQueued = false
+      send(manual ? { type: 'wake', nowMs: clock.now() } : { type: 'wake' })
+    })
+  }
 
   return {
     ready,
@@ -188,15 +200,19 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
       spawn()
       liveness = setInterval(() => send({ type: 'ping' }), LIVENESS_INTERVAL_MS)
       liveness.unref?.()
+      // An event enqueued on another instance (whose worker may be busy or stopped) wakes this one.
+      store.listenWebhookQueue(wakeOwn).then(
+        (stop) => {
+          if (stopping === null) unlisten = stop
+          else void stop().catch(() => {})
+        },
+        (err) => logger.warn('webhook worker cannot hear other instances; it looks at the queue every minute', { error: String(err) }),
+      )
     },
     wake() {
-      if (wakeQueued || stopping !== null) return
-      wakeQueued = true
-      // Many commits in one tick wake the worker once.
-      queueMicrotask(() => {
-        wakeQueued = false
-        send(manual ? { type: 'wake', nowMs: clock.now() } : { type: 'wake' })
-      })
+      // Every instance's worker hears it (PostgreSQL NOTIFY), even while this one is busy or stopping.
+      store.signalWebhookQueue()
+      wakeOwn()
     },
     status: () => queueStatus(store, clock, alive && worker !== null && performance.now() - lastPong < LIVENESS_INTERVAL_MS * 3),
     waitForAttempt(deliveryId, timeoutMs) {
@@ -218,6 +234,8 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
     stop() {
       stopping ??= (async () => {
         clearInterval(liveness)
+        await unlisten?.().catch(() => {})
+        unlisten = null
         const w = worker
         if (!w) return
         // Under the timeout, so attempts still waiting are handed back rather than counted as timeouts.

@@ -52,6 +52,9 @@ function repositoriesOver(sql: SQL, bumps: LocalBumps): Repositories {
 /** Advisory lock class of periodic jobs ("mlcj" in ASCII); the job name's hash is the second key. */
 const JOB_LOCK_CLASS = 0x6d6c636a
 
+/** The channel every instance's webhook dispatcher LISTENs on; the payload names the sending process. */
+const WEBHOOK_QUEUE_CHANNEL = 'mlc_webhook_queue'
+
 /** The transaction-scoped store over one transaction's connection. */
 function txStoreOver(tx: SQL, bumps: LocalBumps): TxStore {
   const repos = repositoriesOver(tx, bumps)
@@ -76,6 +79,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
 /** A Store over an open, migrated pool. */
 export function postgresStoreOver(sql: SQL, migrationsApplied: number[] = []): Store {
   const bumps: LocalBumps = { count: 0 }
+  // Names this store's signals, so its own listener ignores them.
+  const processTag = crypto.randomUUID()
   const repos = repositoriesOver(sql, bumps)
   const transaction = <T>(fn: (tx: TxStore) => Promise<T>): Promise<T> =>
     mappingPostgresErrors(() => sql.begin((tx) => fn(txStoreOver(tx, bumps))) as Promise<T>)
@@ -112,6 +117,24 @@ export function postgresStoreOver(sql: SQL, migrationsApplied: number[] = []): S
       )
       if (due) await fn()
       return due
+    },
+    signalWebhookQueue() {
+      // Fire and forget: a lost NOTIFY costs at most the workers' idle check, never a request.
+      sql.notify(WEBHOOK_QUEUE_CHANNEL, processTag).catch(() => {})
+    },
+    async listenWebhookQueue(onSignal: () => void) {
+      const subscription = await mappingPostgresErrors(() =>
+        sql.listen(
+          WEBHOOK_QUEUE_CHANNEL,
+          // Our own signals: this process's worker was woken directly.
+          (payload) => {
+            if (payload !== processTag) onSignal()
+          },
+          // Subscribed (again, after a reconnect): whatever was signalled meanwhile is looked at now.
+          onSignal,
+        ),
+      )
+      return () => subscription.unlisten()
     },
     localChanges: () => bumps.count,
     startUpkeep() {},

@@ -66,6 +66,9 @@ export function sqliteStoreOver(db: Database, path: string, migrationsApplied: n
       await fn()
       return true
     },
+    // One process per data dir: the dispatcher wakes its own worker thread.
+    signalWebhookQueue() {},
+    listenWebhookQueue: async () => async () => {},
     localChanges: () => sync.meta.localBumps(),
     startUpkeep(onError: (message: string) => void) {
       if (opts.checkpointIntervalMs && opts.checkpointIntervalMs > 0 && !checkpointer) {
