@@ -247,6 +247,8 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
           w.postMessage({ type: 'stop', graceMs } satisfies ToWorker)
         })
         w.terminate()
+        // Rows it handed back are due now: the other instances' workers take them at once.
+        store.signalWebhookQueue()
         worker = null
         alive = false
         for (const [, list] of waiters) for (const resolve of list) resolve(null)
