@@ -411,8 +411,9 @@ describe.skipIf(!TEST_DATABASE_URL)('webhooks on PostgreSQL: several workers cla
     await watcher
     expect(claimedBy.size).toBe(ROWS)
     expect([...claimedBy.values()].every((n) => n === 1)).toBe(true)
-    // Both instances took a fair part of the work.
-    expect(Math.min(...perInstance)).toBeGreaterThan(ROWS / 5)
+    // Both instances took part. (How evenly depends on scheduling: on a loaded 2-core machine one
+    // claimer took 83 of 500 once; the guarantees are the three checks above, not the split.)
+    expect(Math.min(...perInstance)).toBeGreaterThan(ROWS / 20)
     expect(maxInFlight).toBeLessThanOrEqual(perSubscription)
     expect(maxLive).toBeLessThanOrEqual(perSubscription)
     expect(maxLive).toBeGreaterThan(0)
