@@ -105,6 +105,29 @@ export function workerSettings(config: Config, dbPath: string, manualNowMs: numb
 
 const LIVENESS_INTERVAL_MS = 5000
 
+/** The logger Bun's LISTEN warnings go to (the last dispatcher started in this process). */
+let listenLogger: Logger | null = null
+
+/**
+ * Bun's shared LISTEN connection (PostgreSQL) reports each failed reconnect with a plain
+ * `console.warn("bun:sql LISTEN ... failed, retrying: ...")` (its source, SQL listen sweep); every
+ * line mlc writes is a JSON log line, so those become our warnings. Other warnings pass unchanged.
+ */
+function routeListenWarnings(logger: Logger) {
+  if (listenLogger === null) {
+    const original = console.warn
+    console.warn = (...args: unknown[]) => {
+      const first = args[0]
+      if (listenLogger && typeof first === 'string' && first.startsWith('bun:sql LISTEN ')) {
+        listenLogger.warn('webhook wake-up channel (LISTEN) cannot reconnect yet; retrying', { error: first })
+        return
+      }
+      original.apply(console, args)
+    }
+  }
+  listenLogger = logger
+}
+
 /**
  * The handle on the delivery worker thread; `start()` starts the thread (the server does so once
  * it listens). A worker that dies is restarted (after 1 s, doubling to 30 s); rows it held are
@@ -201,6 +224,7 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
       liveness = setInterval(() => send({ type: 'ping' }), LIVENESS_INTERVAL_MS)
       liveness.unref?.()
       // An event enqueued on another instance (whose worker may be busy or stopped) wakes this one.
+      if (store.engine === 'postgres') routeListenWarnings(logger)
       store.listenWebhookQueue(wakeOwn).then(
         (stop) => {
           if (stopping === null) unlisten = stop
