@@ -176,9 +176,11 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
         case 'log':
           logger.log(msg.level, msg.msg, msg.fields)
           return
-        case 'attempt':
-          opts.metrics?.webhookDeliveries.inc([msg.result])
-          logger.info('webhook attempt', { result: msg.result, ...msg.fields })
+        case 'attempts':
+          for (const a of msg.attempts) {
+            opts.metrics?.webhookDeliveries.inc([a.result])
+            logger.info('webhook attempt', { result: a.result, ...a.fields })
+          }
           return
         case 'stopped':
           onStopped?.()

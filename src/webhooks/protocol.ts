@@ -56,6 +56,12 @@ export interface AttemptSummary {
   next_attempt_ms: number | null
 }
 
+/** One recorded attempt, for the request thread's log line and metrics. */
+export interface AttemptReport {
+  result: 'success' | 'failure' | 'dead'
+  fields: Record<string, unknown>
+}
+
 export type ToWorker =
   | { type: 'init'; settings: WorkerSettings }
   /** Something may be due now (a commit, a retry request, or the test clock moved). */
@@ -72,6 +78,9 @@ export type FromWorker =
   | { type: 'attempted'; deliveryId: string; attempt: AttemptSummary }
   | { type: 'pong' }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
-  /** Every recorded attempt: one log line and one count in mlc_webhook_deliveries_total{result}. */
-  | { type: 'attempt'; result: 'success' | 'failure' | 'dead'; fields: Record<string, unknown> }
+  /**
+   * The attempts one cycle recorded, in one message (a message per attempt cost the worker more
+   * than recording it): each is one log line and one count in mlc_webhook_deliveries_total{result}.
+   */
+  | { type: 'attempts'; attempts: AttemptReport[] }
   | { type: 'stopped'; handedBack: number }

@@ -12,7 +12,7 @@ import type { AttemptRecord, ClaimCycle, FinishedAttempt, SendableRow } from '..
 import type { Store } from '../db/store'
 import { VERSION } from '../version'
 import { nextAttemptMs } from './backoff'
-import type { AttemptSummary, FromWorker, ToWorker, WorkerDatabase, WorkerSettings } from './protocol'
+import type { AttemptReport, AttemptSummary, FromWorker, ToWorker, WorkerDatabase, WorkerSettings } from './protocol'
 import { sendOnce } from './send'
 import { deliveryHeaders } from './sign'
 
@@ -160,11 +160,12 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
       return
     }
     if (only === null && !stopping && wakes === wakesBefore) exhausted = result.exhausted
+    // The claimed rows go out first: reporting what was recorded is not on a delivery's way.
+    for (const row of result.claimed) start(row, now)
     for (const d of result.deactivated) {
       log('warn', 'webhook subscription deactivated: endpoint answered 410 Gone', { subscription_id: d.subscriptionId, dead_lettered: d.deadLettered })
     }
     afterWrite(batch)
-    for (const row of result.claimed) start(row, now)
     if (stopping) {
       if (inFlight.size === 0) onDrained?.()
       return
@@ -179,23 +180,24 @@ export function createDeliveryLoop(settings: WorkerSettings, post: (msg: FromWor
     schedule(next, now)
   }
 
+  /** Reports what a cycle recorded: one message with every attempt, then dead letters and watched deliveries. */
   function afterWrite(batch: Finished[]) {
+    if (batch.length === 0) return
+    const attempts: AttemptReport[] = batch.map(({ record: r, deliveryId, subscriptionId }) => ({
+      result: r.status === 'succeeded' ? 'success' : r.status === 'dead' ? 'dead' : 'failure',
+      fields: {
+        delivery_id: deliveryId,
+        subscription_id: subscriptionId,
+        attempt: r.number,
+        status: r.status,
+        status_code: r.statusCode,
+        error: r.error,
+        duration_ms: r.durationMs,
+        next_attempt_ms: r.nextAttemptMs,
+      },
+    }))
+    post({ type: 'attempts', attempts })
     for (const f of batch) {
-      const r = f.record
-      post({
-        type: 'attempt',
-        result: r.status === 'succeeded' ? 'success' : r.status === 'dead' ? 'dead' : 'failure',
-        fields: {
-          delivery_id: f.deliveryId,
-          subscription_id: f.subscriptionId,
-          attempt: r.number,
-          status: r.status,
-          status_code: r.statusCode,
-          error: r.error,
-          duration_ms: r.durationMs,
-          next_attempt_ms: r.nextAttemptMs,
-        },
-      })
       if (f.record.status === 'dead') log('warn', 'webhook delivery dead-lettered', { delivery_id: f.deliveryId, attempts: f.record.number })
       if (watched.delete(f.deliveryId)) post({ type: 'attempted', deliveryId: f.deliveryId, attempt: summary(f.record) })
     }

@@ -245,9 +245,13 @@ export function createWebhookRepo(db: Database) {
   )
   const earliestLeaseEnd = db.query<{ ms: number | null }, []>('SELECT MIN(lease_until_ms) AS ms FROM webhook_deliveries WHERE lease_until_ms IS NOT NULL')
   // Live leases per subscription: the per-subscription limit counts every claimer's rows in flight.
-  // Reads the partial lease index, whose live part holds only the rows being sent right now.
+  // Reads the partial lease index, whose live part holds only the rows being sent right now. Left
+  // to itself the planner (no statistics) walks the (subscription_id, seq) index instead, to group
+  // without sorting: every delivery ever made, on every worker cycle (0.5 ms a cycle at 10,000
+  // rows, 1 ms at 30,000: the bench lost a fifth of its deliveries/s). INDEXED BY pins the lease
+  // index; were it ever dropped, the statement would fail to compile instead of quietly scanning.
   const liveLeases = db.query<{ subscription_id: number; n: number }, [number]>(
-    'SELECT subscription_id, COUNT(*) AS n FROM webhook_deliveries WHERE lease_until_ms > ? GROUP BY subscription_id',
+    'SELECT subscription_id, COUNT(*) AS n FROM webhook_deliveries INDEXED BY webhook_deliveries_leased WHERE lease_until_ms > ? GROUP BY subscription_id',
   )
 
   /**
