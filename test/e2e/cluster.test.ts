@@ -215,6 +215,43 @@ http {
     expect(performance.now() - revoked).toBeLessThan(1000)
   })
 
+  test('a widget socket on instance one receives the agent reply posted through instance two', async () => {
+    const { token } = cliToken()
+    const siteKey = JSON.parse(cli('site', 'list', '--json').stdout.toString())[0].publishable_key as string
+    const call = async (server: ServerProcess, method: string, path: string, body: unknown, auth?: string) => {
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+        body: JSON.stringify(body),
+      })
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    const visitor = { site_key: siteKey, anon_id: `cluster-${Date.now()}` }
+    const opened = await call(one, 'POST', '/v1/widget/sessions', visitor)
+    expect(opened.status).toBe(201)
+    const sid: string = opened.body.data.session_id
+    const frames: any[] = []
+    const ws = new WebSocket(`${one.url.replace('http', 'ws')}/v1/widget/ws?session_id=${sid}&site_key=${siteKey}&anon_id=${visitor.anon_id}`)
+    ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)))
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve()
+      ws.onerror = () => reject(new Error('widget socket did not open'))
+    })
+    try {
+      const asked = await call(one, 'POST', `/v1/widget/sessions/${sid}/messages`, { ...visitor, text: 'I want to talk to a human' })
+      expect(asked.body.data.status).toBe('waiting_human')
+      const reply = await call(two, 'POST', '/v1/messages', { session_id: sid, text: 'Hello from instance two' }, token)
+      expect(reply.status).toBe(201)
+      const deadline = performance.now() + 3000
+      while (!frames.some((f) => f.type === 'message' && f.message?.id === reply.body.data.id) && performance.now() < deadline) await Bun.sleep(20)
+      const pushed = frames.find((f) => f.type === 'message' && f.message?.id === reply.body.data.id)
+      expect(pushed?.message).toMatchObject({ role: 'agent', text: 'Hello from instance two' })
+      expect(frames.filter((f) => f.type === 'message' && f.message?.id === reply.body.data.id)).toHaveLength(1)
+    } finally {
+      ws.close()
+    }
+  })
+
   /** The receiver's subscriptions: eight, so the per-subscription limits (16) let more than one worker's 64 run. */
   const subscriptions: number[] = []
 
