@@ -24,7 +24,7 @@ import { RouteTable } from './http/route-table'
 import { pathAndQuery, pathIs, pathStart } from './http/url-path'
 import { createWebSocketGateway, type SocketData, WS_PATHS } from './http/websocket'
 import type { Logger } from './log'
-import { ACCESS_LOG_MSG, redactUrl } from './log'
+import { redactUrl } from './log'
 import { createPlatformMetrics, type PlatformMetrics, ResourceClassifier, registerWebhookGauges } from './metrics/platform'
 import { assetsModule } from './modules/assets'
 import { chatSettingsModule } from './modules/chat-settings'
@@ -206,7 +206,7 @@ export function createApp(deps: AppDeps) {
     metrics.latency.observe([resource], (performance.now() - started) / 1000)
     if (status === 429) metrics.rateLimited.inc([resource])
     if (logger.enabled('info')) {
-      logger.info(ACCESS_LOG_MSG, {
+      logger.access({
         request_id: response.headers.get(REQUEST_ID_HEADER),
         method: request.method,
         path: redactUrl(pathAndQuery(request.url)),

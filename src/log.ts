@@ -13,8 +13,21 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void
   warn(msg: string, fields?: Record<string, unknown>): void
   error(msg: string, fields?: Record<string, unknown>): void
+  /** One access-log line (`msg: "request"`, info level): the same JSON as `info`, built for speed. */
+  access(fields: AccessFields): void
   /** Writes lines still waiting in the buffer (a clean stop calls it last). */
   flush(): void
+}
+
+/** The fields of an access-log line, in the order they are written. */
+export interface AccessFields {
+  request_id: string | null
+  method: string
+  path: string
+  status: number
+  duration_ms: number
+  token_id: number | null
+  ip: string
 }
 
 export interface BufferedWriter {
@@ -102,8 +115,27 @@ export function createLogger(opts: { level?: LogLevel; format?: string; write?: 
     // shutdown, warnings, errors) goes out at once, after the batch queued before it.
     if (buffered && msg !== ACCESS_LOG_MSG) buffered.flush()
   }
+  // The line's time as ISO text, made once per millisecond: at tens of thousands of requests a
+  // second most lines share it (toISOString is ~0.3 us of a ~20 us request).
+  let isoMs = -1
+  let iso = ''
+  const access = (f: AccessFields) => {
+    if (RANK.info < min) return
+    if (pretty) return log('info', ACCESS_LOG_MSG, { ...f })
+    const now = Date.now()
+    if (now !== isoMs) {
+      isoMs = now
+      iso = new Date(now).toISOString()
+    }
+    // Exactly what JSON.stringify({ time, level, msg, ...f }) writes, without building the object:
+    // this runs for every request. Strings that may hold anything go through JSON.stringify.
+    write(
+      `{"time":"${iso}","level":"info","msg":"request","request_id":${JSON.stringify(f.request_id)},"method":${JSON.stringify(f.method)},"path":${JSON.stringify(f.path)},"status":${f.status},"duration_ms":${f.duration_ms},"token_id":${f.token_id},"ip":${JSON.stringify(f.ip)}}`,
+    )
+  }
   return {
     enabled: (level) => RANK[level] >= min,
+    access,
     log,
     debug: (m, f) => log('debug', m, f),
     info: (m, f) => log('info', m, f),

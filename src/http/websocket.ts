@@ -19,7 +19,7 @@ import type { ChatContext } from '../chat/context'
 import { type RealtimeClient, sessionTopic, siteTopic } from '../chat/realtime'
 import { sessionOf, visitorSession } from '../chat/sessions'
 import { ApiError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../errors'
-import { ACCESS_LOG_MSG, type Logger, redactUrl } from '../log'
+import { type Logger, redactUrl } from '../log'
 import { authenticateWidget, type WidgetGuardDeps } from '../modules/widget/guard'
 import { newRequestId } from '../random'
 import { ConnectionSlots } from '../ratelimit/connection-slots'
@@ -67,7 +67,7 @@ export function logUpgrade(
   o: { requestId: string; status: number; started: number; tokenId: number | null; ip: string },
 ): void {
   if (!logger.enabled('info')) return
-  logger.info(ACCESS_LOG_MSG, {
+  logger.access({
     request_id: o.requestId,
     method: request.method,
     path: redactUrl(pathAndQuery(request.url)),
