@@ -2,6 +2,8 @@
  * Contract tests feed both engines the same input and compare what they answer: a fresh SQLite
  * store in a temp dir beside a fresh PostgreSQL database.
  */
+
+import { expect } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -53,4 +55,12 @@ export async function sameOnBoth<R>(sqliteRepo: AsyncRepo<R>, pgRepo: AsyncRepo<
   const fromSqlite = await script(sqliteRepo)
   const fromPg = await script(pgRepo)
   return { fromSqlite, fromPg }
+}
+
+/** Runs `script` on the SQLite side, then on the PostgreSQL side, expects the same answers, and returns PostgreSQL's. */
+export async function expectSame<R>(sqlite: R, pg: R, script: (repos: R) => Promise<unknown[]>): Promise<unknown[]> {
+  const fromSqlite = await script(sqlite)
+  const fromPg = await script(pg)
+  expect(fromPg).toEqual(fromSqlite)
+  return fromPg
 }

@@ -15,7 +15,7 @@ import { createPostgresKbRepo, passageTokens } from '../../../src/db/postgres/kb
 import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import type { KbArticleRow, KbHit, KbRepo } from '../../../src/db/rows'
 import { DEFAULT_CHAT_SETTINGS } from '../../../src/modules/chat-settings/model'
-import { asAsync, type Engines, openEngines } from './engines'
+import { asAsync, type Engines, expectSame, openEngines } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 
 const T0 = 1_700_000_000_000
@@ -136,12 +136,7 @@ describe.skipIf(!TEST_DATABASE_URL)('knowledge base on both engines', () => {
   let pg: AsyncRepo<KbRepo>
   const titles = new Map<number, string>()
   /** Runs `script` on SQLite, then on PostgreSQL, and expects the same answers. */
-  const same = async (script: (kb: AsyncRepo<KbRepo>) => Promise<unknown[]>) => {
-    const fromSqlite = await script(sqlite)
-    const fromPg = await script(pg)
-    expect(fromPg).toEqual(fromSqlite)
-    return fromPg
-  }
+  const same = (script: (kb: AsyncRepo<KbRepo>) => Promise<unknown[]>) => expectSame(sqlite, pg, script)
   /** What the kb bot does with `question` on one engine. */
   const decide = async (kb: AsyncRepo<KbRepo>, question: string) => {
     const { hits, retrieval } = await retrieveVia(kb, 1, question)

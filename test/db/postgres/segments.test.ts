@@ -5,7 +5,7 @@ import { createPostgresSegmentRepo } from '../../../src/db/postgres/segments'
 import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import { createPostgresVisitorRepo } from '../../../src/db/postgres/visitors'
 import type { MembershipRow, SegmentRepo, SegmentRow, VisitorRepo } from '../../../src/db/rows'
-import { asAsync, type Engines, openEngines } from './engines'
+import { asAsync, type Engines, expectSame, openEngines } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 
 interface Repos {
@@ -22,12 +22,7 @@ describe.skipIf(!TEST_DATABASE_URL)('segments on both engines', () => {
   let sqlite: Repos
   let pg: Repos
   /** Runs `script` on SQLite, then on PostgreSQL, and expects the same answers. */
-  const same = async (script: (r: Repos) => Promise<unknown[]>) => {
-    const fromSqlite = await script(sqlite)
-    const fromPg = await script(pg)
-    expect(fromPg).toEqual(fromSqlite)
-    return fromPg
-  }
+  const same = (script: (r: Repos) => Promise<unknown[]>) => expectSame(sqlite, pg, script)
 
   beforeAll(async () => {
     e = await openEngines()

@@ -5,7 +5,7 @@ import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import { createPostgresVisitorEventRepo } from '../../../src/db/postgres/visitor-events'
 import { createPostgresVisitorRepo } from '../../../src/db/postgres/visitors'
 import type { VisitorEventRepo, VisitorEventRow, VisitorRepo } from '../../../src/db/rows'
-import { asAsync, type Engines, openEngines } from './engines'
+import { asAsync, type Engines, expectSame, openEngines } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 
 interface Repos {
@@ -21,12 +21,7 @@ describe.skipIf(!TEST_DATABASE_URL)('visitor events on both engines', () => {
   let sqlite: Repos
   let pg: Repos
   /** Runs `script` on SQLite, then on PostgreSQL, and expects the same answers. */
-  const same = async (script: (r: Repos) => Promise<unknown[]>) => {
-    const fromSqlite = await script(sqlite)
-    const fromPg = await script(pg)
-    expect(fromPg).toEqual(fromSqlite)
-    return fromPg
-  }
+  const same = (script: (r: Repos) => Promise<unknown[]>) => expectSame(sqlite, pg, script)
 
   beforeAll(async () => {
     e = await openEngines()
