@@ -72,10 +72,16 @@ export async function openTestStore(dataDir: string): Promise<{ store: Store; en
  */
 export async function createTestApp(
   env: Record<string, string> = {},
-  opts: { webhooks?: (deps: { store: Store; clock: ManualClock; config: Config; dataDir: string }) => WebhookDispatcher; logger?: Logger } = {},
+  opts: {
+    webhooks?: (deps: { store: Store; clock: ManualClock; config: Config; dataDir: string }) => WebhookDispatcher
+    logger?: Logger
+    /** Opens the store over the temp data dir instead (a test that must hold the SQLite connection itself). */
+    store?: (dataDir: string) => Store
+  } = {},
 ): Promise<TestApp> {
   const dataDir = tempDir()
-  const opened = await openTestStore(dataDir)
+  const own = opts.store?.(dataDir)
+  const opened = own ? { store: own, env: {}, drop: () => own.close() } : await openTestStore(dataDir)
   const store = opened.store
   const config = loadConfig({}, { MLC_DATA_DIR: dataDir, MLC_PORT: '0', ...opened.env, ...env })
   const clock = new ManualClock()

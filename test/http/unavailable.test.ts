@@ -8,11 +8,10 @@
 
 import { Database } from 'bun:sqlite'
 import { afterEach, describe, expect, test } from 'bun:test'
-import { createApp } from '../../src/app'
 import { StorageUnavailableError } from '../../src/db/errors'
+import { migrate } from '../../src/db/sqlite/migrate'
 import { databasePath, openDatabase } from '../../src/db/sqlite/open'
 import { sqliteStoreOver } from '../../src/db/sqlite/store'
-import { silentLogger } from '../../src/log'
 import { createTestApp, expectError, TEST_ENGINE, type TestApp } from '../helpers'
 
 let t: TestApp
@@ -20,46 +19,22 @@ afterEach(() => t?.cleanup())
 
 /**
  * A test app whose store runs on a SQLite connection this test holds, so it can set that
- * connection's pragmas (the Store interface offers no connection). Same sites, tokens, clock and
- * config as createTestApp's; `cleanup` closes both connections.
+ * connection's pragmas (the Store interface offers no connection).
  */
 async function appOnOwnConnection(): Promise<{ t: TestApp; db: Database }> {
-  const base = await createTestApp()
-  const path = databasePath(base.dataDir)
-  const db = openDatabase(path)
-  const store = sqliteStoreOver(db, path)
-  const app = createApp({ config: base.config, store, clock: base.clock, logger: silentLogger })
-  const request: TestApp['request'] = (method, path, opts = {}) => {
-    const headers: Record<string, string> = { ...opts.headers }
-    const token = opts.token === undefined ? base.writeToken : opts.token
-    if (token) headers.authorization = `Bearer ${token}`
-    let body: string | undefined = opts.rawBody
-    if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body)
-      headers['content-type'] ??= 'application/json'
-    }
-    return app.handle(new Request(`http://localhost${path}`, { method, headers, body }), opts.ip ?? '127.0.0.1')
-  }
-  const own: TestApp = {
-    ...base,
-    app,
-    store,
-    request,
-    async call(method, path, opts) {
-      const res = await request(method, path, opts)
-      const text = await res.text()
-      let body: unknown = text
-      try {
-        body = JSON.parse(text)
-      } catch {}
-      return { status: res.status, headers: res.headers, body }
+  let db: Database | undefined
+  const t = await createTestApp(
+    {},
+    {
+      store: (dataDir) => {
+        const path = databasePath(dataDir)
+        db = openDatabase(path)
+        migrate(db)
+        return sqliteStoreOver(db, path)
+      },
     },
-    async cleanup() {
-      await store.close()
-      await base.cleanup()
-    },
-  }
-  return { t: own, db }
+  )
+  return { t, db: db as Database }
 }
 
 /** Caps the database at its current size, as a full disk would. Returns the cap lifter. */
