@@ -87,6 +87,13 @@ export function createPostgresTokenRepo(sql: SQL): AsyncRepo<TokenRepo> {
                  ON CONFLICT (token_id, day) DO UPDATE SET count = token_daily_usage.count + excluded.count`
       })
     },
+    byIdWithDayCount: async (id, day) => {
+      const rows: (Record<string, unknown> & { day_count: string })[] = await sql`
+        SELECT t.*, COALESCE((SELECT count FROM token_daily_usage WHERE token_id = t.id AND day = ${day}), 0) AS day_count
+        FROM api_tokens t WHERE t.id = ${id}`
+      const row = rows[0]
+      return row === undefined ? null : { ...token(row), day_count: Number(row.day_count) }
+    },
     dayCount: async (tokenId, day) => {
       const rows: { count: string }[] = await sql`SELECT count FROM token_daily_usage WHERE token_id = ${tokenId} AND day = ${day}`
       return rows[0] === undefined ? 0 : Number(rows[0].count)

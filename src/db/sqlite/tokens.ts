@@ -41,6 +41,9 @@ export function createTokenRepo(db: Database) {
     'INSERT INTO token_daily_usage (token_id, day, count) VALUES (?, ?, ?) ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count',
   )
   const dayCount = db.query<{ count: number }, [number, string]>('SELECT count FROM token_daily_usage WHERE token_id = ? AND day = ?')
+  const withDay = db.query<TokenRow & { day_count: number }, [string, number]>(
+    'SELECT t.*, COALESCE((SELECT count FROM token_daily_usage WHERE token_id = t.id AND day = ?), 0) AS day_count FROM api_tokens t WHERE t.id = ?',
+  )
   const daily = db.query<{ day: string; count: number }, [number, string]>(
     'SELECT day, count FROM token_daily_usage WHERE token_id = ? AND day >= ? ORDER BY day',
   )
@@ -68,6 +71,8 @@ export function createTokenRepo(db: Database) {
     addUsage: (deltas: TokenUsageDelta[]) => flush.immediate(deltas),
     /** Stored request count of one token on one UTC day. */
     dayCount: (tokenId: number, day: string) => dayCount.get(tokenId, day)?.count ?? 0,
+    /** A token by id with its stored count on one UTC day, in one statement (whoami, on every call). */
+    byIdWithDayCount: (id: number, day: string) => withDay.get(day, id),
     /** Per-day counts since a UTC day (inclusive). */
     dailySince: (tokenId: number, fromDay: string) => daily.all(tokenId, fromDay),
   }

@@ -10,9 +10,10 @@ import type { Whoami } from './model'
 /** Describes the calling token. */
 export async function whoami(deps: { store: Store; clock: Clock; usage: UsageCounter; buckets: RateLimiter }, p: Principal): Promise<Whoami> {
   const tokenId = p.tokenId as number
-  const row = await deps.store.tokens.byId(tokenId)
+  // The row and today's stored count in one statement: whoami answers on every call.
+  const row = await deps.store.tokens.byIdWithDayCount(tokenId, deps.usage.today())
   if (!row) throw new NotFoundError('This token no longer exists.')
-  const storedToday = await deps.store.tokens.dayCount(tokenId, deps.usage.today())
+  const storedToday = row.day_count
   const pending = deps.usage.pending(tokenId)
   const peeked = deps.buckets.peek(`token:${tokenId}`, p.rateLimit)
   const bucket = peeked instanceof Promise ? await peeked : peeked
