@@ -13,12 +13,13 @@ import { isLiveUrl } from './dashboard/live'
 import type { Store } from './db/store'
 import { ApiError } from './errors'
 import { createAuthPlugin } from './http/auth'
-import { Authenticator, type Principal } from './http/authenticator'
+import { Authenticator } from './http/authenticator'
 import { createClientAddress } from './http/client-address'
 import type { ModuleDeps } from './http/deps'
 import { CORS_HEADERS, PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
 import { canonicalUrl } from './http/legacy-url'
 import { createPlatformPlugin, errorResponse } from './http/platform'
+import { attachClientAddress, attachPrincipal, clientAddressOf, principalOf } from './http/request-state'
 import { routableRequest } from './http/request-target'
 import { RouteTable } from './http/route-table'
 import { pathAndQuery, pathIs, pathStart } from './http/url-path'
@@ -80,9 +81,7 @@ export function publicUrlOf(config: Config): string {
 /** Builds the application. The returned `handle` is what Bun.serve (and tests) call. */
 export function createApp(deps: AppDeps) {
   const { config, store, clock, logger } = deps
-  const clientIps = new WeakMap<Request, string>()
   const clientAddress = createClientAddress(config.trustProxy)
-  const principals = new WeakMap<Request, Principal>()
   // In this process (checkpointed by the server); the limits themselves go through `limiter`.
   const buckets = new TokenBuckets(clock)
   const limiter = deps.limiter ?? buckets
@@ -94,14 +93,14 @@ export function createApp(deps: AppDeps) {
     usage,
     clock,
     authFailuresPerMinute: config.authFailuresPerMinute,
-    clientIp: (req) => clientIps.get(req) ?? 'unknown',
-    onPrincipal: (req, p) => principals.set(req, p),
+    clientIp: clientAddressOf,
+    onPrincipal: attachPrincipal,
   })
   const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
   const metrics = deps.metrics ?? createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
   registerWebhookGauges(metrics, () => webhooks.status())
   const lifecycle: Lifecycle = { draining: false }
-  const clientIp = (req: Request) => clientIps.get(req) ?? 'unknown'
+  const clientIp = clientAddressOf
   const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics, fanout: deps.fanout })
   const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp }
   const realtime = createWebSocketGateway({ config, store, clock, buckets: limiter, chat, authenticator })
@@ -169,7 +168,7 @@ export function createApp(deps: AppDeps) {
       const canonical = canonicalUrl(req.url)
       if (canonical) req = new Request(canonical, req)
     }
-    clientIps.set(req, ip)
+    attachClientAddress(req, ip)
     const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
     return finish(request, req, response, started, ip)
   }
@@ -212,7 +211,7 @@ export function createApp(deps: AppDeps) {
         path: redactUrl(pathAndQuery(request.url)),
         status: response.status,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        token_id: principals.get(req)?.tokenId ?? null,
+        token_id: principalOf(req)?.tokenId ?? null,
         ip,
       })
     }
