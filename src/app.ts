@@ -30,6 +30,7 @@ import { createPlatformMetrics, type PlatformMetrics, ResourceClassifier, regist
 import { assetsModule } from './modules/assets'
 import { chatSettingsModule } from './modules/chat-settings'
 import { conversationStartersModule } from './modules/conversation-starters'
+import { eventsModule } from './modules/events'
 import { feedbackModule } from './modules/feedback'
 import { handoffsModule } from './modules/handoffs'
 import { kbArticlesModule } from './modules/kb-articles'
@@ -123,6 +124,7 @@ export function createApp(deps: AppDeps) {
     .use(tagsModule(moduleDeps))
     .use(webhookSubscriptionsModule(moduleDeps))
     .use(webhookDeliveriesModule(moduleDeps))
+    .use(eventsModule(moduleDeps))
     .use(visitorsModule(moduleDeps))
     .use(trackModule(moduleDeps))
     .use(segmentsModule(moduleDeps))

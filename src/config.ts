@@ -148,7 +148,15 @@ export const OPTIONS = {
     default: '30',
     min: 0,
     max: 36_500,
-    help: 'webhooks: days finished deliveries, their attempts and events are kept (0: forever)',
+    help: 'webhooks: days finished deliveries and their attempts are kept (0: forever); an event stays while a delivery of it does',
+  },
+  eventRetentionDays: {
+    env: 'MLC_EVENT_RETENTION_DAYS',
+    kind: 'int',
+    default: '30',
+    min: 0,
+    max: 36_500,
+    help: 'event feed (GET /v1/events): days every event is kept at least (0: forever); longer while a delivery of it is kept',
   },
   webhookAllowPrivate: {
     env: 'MLC_WEBHOOK_ALLOW_PRIVATE',

@@ -188,13 +188,17 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       sweeping = null
     })
   }, config.chatSweepIntervalMs)
-  // Finished webhook history older than MLC_WEBHOOK_RETENTION_DAYS goes, a minute after start and hourly.
+  // Finished webhook history older than MLC_WEBHOOK_RETENTION_DAYS and events older than
+  // MLC_EVENT_RETENTION_DAYS that no delivery keeps go, a minute after start and hourly.
   const PRUNE_INTERVAL_MS = 60 * 60_000
   const pruneHistory = () =>
     store
       .once('webhook-retention', clock.now(), jobInterval(PRUNE_INTERVAL_MS), async () => {
-        const pruned = await pruneWebhookHistory(store, clock, config.webhookRetentionDays)
-        if (pruned > 0) logger.info('pruned webhook history', { events: pruned, retention_days: config.webhookRetentionDays })
+        const days = { deliveries: config.webhookRetentionDays, events: config.eventRetentionDays }
+        const pruned = await pruneWebhookHistory(store, clock, days)
+        if (pruned.deliveries > 0 || pruned.events > 0) {
+          logger.info('pruned webhook history', { ...pruned, retention_days: config.webhookRetentionDays, event_retention_days: config.eventRetentionDays })
+        }
       })
       .catch((err) => logger.error('webhook history pruning failed; will retry', { error: String(err) }))
   const firstPrune = setTimeout(pruneHistory, 60_000)

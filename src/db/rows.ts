@@ -30,6 +30,7 @@ export type { TagRepo, TagRow } from './sqlite/tags'
 export type { TokenRepo, TokenRow, TokenUsageDelta } from './sqlite/tokens'
 export type { VisitorEventRepo, VisitorEventRow } from './sqlite/visitor-events'
 export type { VisitorListFilter, VisitorRepo, VisitorRow } from './sqlite/visitors'
+export type { EventFeedFilter, EventPruneBatch, FeedEventRow, FeedPosition, VisitorEventBody, WebhookEventStatements } from './sqlite/webhook-events'
 export type {
   AttemptRecord,
   AttemptRow,

@@ -1,7 +1,8 @@
 /**
  * The outbox: an event row plus one delivery row per matching active subscription, written in
  * the caller's transaction so nothing is sent for a rolled-back change and nothing is lost for a
- * committed one. After the commit the caller calls `deps.webhooks.wake()`.
+ * committed one. After the commit the caller calls `deps.webhooks.wake()`. Every event is stored,
+ * wanted by a subscription or not: the event feed (`GET /v1/events`) serves the same body.
  */
 import { type Clock, isoUtc } from '../clock'
 import type { TxStore } from '../db/store'
@@ -19,9 +20,29 @@ export interface EnqueueInput {
   subscriptionId?: number
 }
 
-/** A new prefixed, time-ordered id (`evt_...`, `dlv_...`). */
+/**
+ * A new prefixed, time-ordered id (`evt_...`, `dlv_...`): a UUIDv7 whose first 48 bits are
+ * `nowMs`, the creation time stored with the row (createdMsOfEventId reads it back).
+ */
 export function newWebhookId(prefix: 'evt' | 'dlv', nowMs: number): string {
   return `${prefix}_${Bun.randomUUIDv7('hex', nowMs).replaceAll('-', '')}`
+}
+
+const EVENT_ID = /^evt_([0-9a-f]{12})[0-9a-f]{20}$/
+
+/**
+ * The creation time of an event id this API issued (its UUIDv7 timestamp), or null for anything
+ * else. Lets a consumer resume the feed after an event even once that event was pruned.
+ */
+export function createdMsOfEventId(id: string): number | null {
+  const m = EVENT_ID.exec(id)
+  return m ? Number.parseInt(m[1] as string, 16) : null
+}
+
+/** The visitor an event is about: its payload's `visitor.key`, if it has one. */
+function visitorKeyOf(payload: Record<string, unknown>): string | null {
+  const visitor = payload.visitor as { key?: unknown } | null | undefined
+  return typeof visitor === 'object' && visitor !== null && typeof visitor.key === 'string' ? visitor.key : null
 }
 
 /** True when a subscription's event list (JSON) includes `type`. */
@@ -41,8 +62,8 @@ export function eventBody(eventId: string, type: string, payload: Record<string,
 /**
  * Writes an event and its deliveries. Call it inside the transaction that writes the cause, with
  * that transaction's store (`store.transaction(async (tx) => ... await enqueueEvent(tx, ...))`), so
- * the event commits or rolls back with it. No row is written when no active subscription wants
- * the event (`deliveryIds` is then empty).
+ * the event commits or rolls back with it. The event is written even when no active subscription
+ * wants it (`deliveryIds` is then empty): the feed lists every event.
  */
 export async function enqueueEvent(tx: TxStore, clock: Clock, input: EnqueueInput): Promise<{ eventId: string; deliveryIds: string[] }> {
   const now = clock.now()
@@ -50,8 +71,7 @@ export async function enqueueEvent(tx: TxStore, clock: Clock, input: EnqueueInpu
   const active = await tx.webhooks.activeSubscriptions(input.siteId)
   const targets =
     input.subscriptionId !== undefined ? active.filter((s) => s.id === input.subscriptionId) : active.filter((s) => subscribesTo(s.events, input.type))
-  if (targets.length === 0) return { eventId, deliveryIds: [] }
-  await tx.webhooks.insertEvent(eventId, input.siteId, input.type, eventBody(eventId, input.type, input.payload, now), now)
+  await tx.webhooks.insertEvent(eventId, input.siteId, input.type, eventBody(eventId, input.type, input.payload, now), now, visitorKeyOf(input.payload))
   const deliveryIds: string[] = []
   for (const sub of targets) {
     const id = newWebhookId('dlv', now)

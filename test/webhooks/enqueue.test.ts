@@ -1,6 +1,6 @@
 /** The outbox: events and deliveries are written with the caller's transaction, or not at all. */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { enqueueEvent } from '../../src/webhooks/enqueue'
+import { createdMsOfEventId, enqueueEvent } from '../../src/webhooks/enqueue'
 import { createTestApp, type TestApp } from '../helpers'
 
 let t: TestApp
@@ -55,10 +55,29 @@ describe('enqueueEvent', () => {
     expect(body).toBe(JSON.stringify({ id: out.eventId, event: 'ping', created_utc: '2026-11-25T12:00:00.000Z' }))
   })
 
-  test('no matching subscription writes nothing', async () => {
+  test('no matching subscription: the event is stored for the feed, no delivery is queued', async () => {
     await subscribe(t.site1, ['feedback'])
-    const out = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: {} }))
+    await subscribe(t.site1, ['handoff'], false)
+    const out = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: { session_id: 's_1' } }))
     expect(out.deliveryIds).toEqual([])
     expect((await t.store.webhooks.queueStats(t.clock.now())).depth).toBe(0)
+    const stored = await t.store.webhooks.getSiteEvent(t.site1, out.eventId)
+    expect(stored?.body).toBe(JSON.stringify({ id: out.eventId, event: 'handoff', session_id: 's_1', created_utc: '2026-11-25T12:00:00.000Z' }))
+    // A site with no subscription at all stores its events too.
+    const other = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site2, type: 'feedback', payload: {} }))
+    expect(await t.store.webhooks.getSiteEvent(t.site2, other.eventId)).not.toBeNull()
+  })
+
+  test("an event's id carries its creation time, and a visitor's key is kept for an erasure", async () => {
+    const out = await t.store.transaction((tx) =>
+      enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'handoff', payload: { visitor: { key: 'u_1', name: 'Jay', email: null } } }),
+    )
+    expect(createdMsOfEventId(out.eventId)).toBe(t.clock.now())
+    expect((await t.store.webhooks.getEvent(out.eventId))?.visitor_key).toBe('u_1')
+    expect(await t.store.webhooks.eventsOfVisitor(t.site1, 'u_1')).toHaveLength(1)
+    expect(await t.store.webhooks.eventsOfVisitor(t.site2, 'u_1')).toHaveLength(0)
+    const anonymous = await t.store.transaction((tx) => enqueueEvent(tx, t.clock, { siteId: t.site1, type: 'ping', payload: {} }))
+    expect((await t.store.webhooks.getEvent(anonymous.eventId))?.visitor_key).toBeNull()
+    expect(createdMsOfEventId('evt_nope')).toBeNull()
   })
 })

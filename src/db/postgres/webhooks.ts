@@ -26,6 +26,7 @@ import type {
 import { atomically } from './atomic'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'
+import { createPostgresWebhookEventStatements } from './webhook-events'
 
 const subscription = bigintColumns<SubscriptionRow>('id', 'site_id', 'previous_secret_until_ms', 'created_ms', 'updated_ms')
 const activeSubscription = bigintColumns<{ id: number; events: string }>('id')
@@ -211,6 +212,7 @@ async function claimDue(tx: SQL, nowMs: number, limits: ClaimLimits): Promise<{ 
 /** Statements over the webhook tables. */
 export function createPostgresWebhookRepo(sql: SQL): AsyncRepo<WebhookRepo> {
   return {
+    ...createPostgresWebhookEventStatements(sql),
     listSubscriptions: async (siteId) => allRows(await sql`SELECT * FROM webhook_subscriptions WHERE site_id = ${siteId} ORDER BY id`, subscription),
     getSubscription: async (siteId, id) => firstOrNull(await sql`SELECT * FROM webhook_subscriptions WHERE site_id = ${siteId} AND id = ${id}`, subscription),
     countSubscriptions: async (siteId) => Number((await sql`SELECT COUNT(*) AS n FROM webhook_subscriptions WHERE site_id = ${siteId}`)[0].n),
@@ -240,8 +242,8 @@ export function createPostgresWebhookRepo(sql: SQL): AsyncRepo<WebhookRepo> {
     removeSubscription: async (siteId, id) => (await sql`DELETE FROM webhook_subscriptions WHERE site_id = ${siteId} AND id = ${id} RETURNING id`).length > 0,
     disableSubscription: async (id, reason, nowMs) => disable(sql, id, reason, nowMs),
 
-    insertEvent: async (id, siteId, type, body, nowMs) => {
-      await sql`INSERT INTO webhook_events (id, site_id, type, body, created_ms) VALUES (${id}, ${siteId}, ${type}, ${body}, ${nowMs})`
+    insertEvent: async (id, siteId, type, body, nowMs, visitorKey = null) => {
+      await sql`INSERT INTO webhook_events (id, site_id, type, body, created_ms, visitor_key) VALUES (${id}, ${siteId}, ${type}, ${body}, ${nowMs}, ${visitorKey})`
     },
     getEvent: async (id) => firstOrNull(await sql`SELECT * FROM webhook_events WHERE id = ${id}`, event),
     insertDelivery: async (id, siteId, subscriptionId, eventId, eventType, nowMs) => {
@@ -270,23 +272,6 @@ export function createPostgresWebhookRepo(sql: SQL): AsyncRepo<WebhookRepo> {
                   WHERE site_id = ${siteId} AND id = ${id} AND (lease_until_ms IS NULL OR lease_until_ms <= ${nowMs}) RETURNING *`,
         delivery,
       ),
-    // SQLite deletes under its single writer. Here a retry (requeue) of an old delivery may commit
-    // between the choice of events and the delete, and the cascade would take the requeued row with
-    // it; so the chosen events' deliveries are locked first (waiting for such a retry to finish)
-    // and "finished" is checked again by the delete, a statement that sees that retry.
-    pruneFinishedEvents: async (cutoffMs, limit) =>
-      atomically(sql, async (tx) => {
-        const ids = (
-          await tx`SELECT e.id FROM webhook_events e WHERE e.created_ms < ${cutoffMs}
-            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND (d.next_attempt_ms IS NOT NULL OR d.lease_until_ms IS NOT NULL))
-            ORDER BY e.created_ms, e.id LIMIT ${sqliteLimit(limit)}`
-        ).map((r: { id: string }) => r.id)
-        if (ids.length === 0) return 0
-        await tx`SELECT seq FROM webhook_deliveries WHERE event_id = ANY(${ids}::text[]) ORDER BY seq FOR UPDATE`
-        const deleted = await tx`DELETE FROM webhook_events e WHERE e.id = ANY(${ids}::text[])
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND (d.next_attempt_ms IS NOT NULL OR d.lease_until_ms IS NOT NULL))`
-        return deleted.count as number
-      }),
     deadLetterPending: async (subscriptionId, reason, nowMs) => deadLetterQueued(sql, subscriptionId, reason, nowMs),
     queueStats: async (nowMs) =>
       stats(

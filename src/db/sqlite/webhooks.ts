@@ -4,6 +4,7 @@
  * take a lease with a conditional UPDATE so two claimers can never send the same row at once.
  */
 import type { Database } from 'bun:sqlite'
+import { createWebhookEventStatements } from './webhook-events'
 
 export interface SubscriptionRow {
   id: number
@@ -27,6 +28,8 @@ export interface EventRow {
   type: string
   body: string
   created_ms: number
+  /** The visitor the event is about (its body's `visitor.key`); null when none, or once erased. */
+  visitor_key: string | null
 }
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'dead'
@@ -158,8 +161,8 @@ export function createWebhookRepo(db: Database) {
     'UPDATE webhook_subscriptions SET active = 0, disabled_reason = ?, updated_ms = ? WHERE id = ? AND active = 1 RETURNING id',
   )
 
-  const eventInsert = db.query<null, [string, number, string, string, number]>(
-    'INSERT INTO webhook_events (id, site_id, type, body, created_ms) VALUES (?, ?, ?, ?, ?)',
+  const eventInsert = db.query<null, [string, number, string, string, number, string | null]>(
+    'INSERT INTO webhook_events (id, site_id, type, body, created_ms, visitor_key) VALUES (?, ?, ?, ?, ?, ?)',
   )
   const eventGet = db.query<EventRow, [string]>('SELECT * FROM webhook_events WHERE id = ?')
   const deliveryInsert = db.query<null, [string, number, number, string, string, number, number, number]>(
@@ -181,14 +184,6 @@ export function createWebhookRepo(db: Database) {
   const deliveryRequeue = db.query<DeliveryRow, [number, number, number, string, number]>(
     `UPDATE webhook_deliveries SET status = 'pending', next_attempt_ms = ?, updated_ms = ?
      WHERE site_id = ? AND id = ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?) RETURNING *`,
-  )
-  // Events older than the cutoff whose deliveries are all finished (none waiting for an attempt
-  // or leased); deleting an event cascades to its deliveries and their attempts.
-  const pruneEvents = db.query<null, [number, number]>(
-    `DELETE FROM webhook_events WHERE id IN (
-       SELECT e.id FROM webhook_events e WHERE e.created_ms < ?
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND (d.next_attempt_ms IS NOT NULL OR d.lease_until_ms IS NOT NULL))
-       ORDER BY e.created_ms LIMIT ?)`,
   )
   const deadLetterPending = db.query<{ seq: number }, [string, number, number]>(
     `UPDATE webhook_deliveries SET status = 'dead', next_attempt_ms = NULL, last_error = ?, updated_ms = ?
@@ -304,6 +299,7 @@ export function createWebhookRepo(db: Database) {
   }
 
   return {
+    ...createWebhookEventStatements(db),
     /** A site's subscriptions by id. */
     listSubscriptions: (siteId: number) => subList.all(siteId),
     /** One subscription of a site, or null. */
@@ -329,8 +325,12 @@ export function createWebhookRepo(db: Database) {
     /** Deactivates a subscription (410 Gone); true if it was active. */
     disableSubscription: (id: number, reason: string, nowMs: number) => subDisable.get(reason, nowMs, id) !== null,
 
-    /** Writes an event row (its body is what every delivery of it sends, byte for byte). */
-    insertEvent: (id: string, siteId: number, type: string, body: string, nowMs: number) => void eventInsert.run(id, siteId, type, body, nowMs),
+    /**
+     * Writes an event row (its body is what every delivery of it sends, and what the feed serves,
+     * byte for byte); `visitorKey` is the visitor it is about, found again by an erasure.
+     */
+    insertEvent: (id: string, siteId: number, type: string, body: string, nowMs: number, visitorKey: string | null = null) =>
+      void eventInsert.run(id, siteId, type, body, nowMs, visitorKey),
     /** One event with its stored body, or null. */
     getEvent: (id: string) => eventGet.get(id),
     /** Writes one delivery row, due at once. */
@@ -346,8 +346,6 @@ export function createWebhookRepo(db: Database) {
     /** Makes a delivery due now unless an attempt is in flight; null when it is leased (or not the site's). */
     requeueDelivery: (siteId: number, id: string, nowMs: number) => deliveryRequeue.get(nowMs, nowMs, siteId, id, nowMs),
     /** Dead-letters a subscription's unfinished, unclaimed deliveries; returns how many. */
-    /** Deletes up to `limit` finished events created before `cutoffMs`, with their deliveries and attempts; how many. */
-    pruneFinishedEvents: (cutoffMs: number, limit: number): number => pruneEvents.run(cutoffMs, limit).changes,
     deadLetterPending: (subscriptionId: number, reason: string, nowMs: number) => deadLetterPending.all(reason, nowMs, subscriptionId).length,
     /** Unfinished deliveries: count and oldest creation time; and those due by `nowMs`. */
     queueStats: (nowMs: number) => ({

@@ -7,6 +7,7 @@ import { UniqueViolationError } from '../../db/errors'
 import type { VisitorEventRow, VisitorRow } from '../../db/rows'
 import type { Repositories, Store, TxStore } from '../../db/store'
 import { BadRequestError, NotFoundError } from '../../errors'
+import { eraseVisitorEvents } from '../../webhooks/erase'
 import { evaluateVisitor } from '../segments/membership'
 import { type AttributeValue, RESERVED_FIELDS, VISITOR_LIMITS, type Visitor, type VisitorDetail, type VisitorEvent } from './model'
 
@@ -262,13 +263,17 @@ export async function getVisitor(store: Store, siteId: number, key: string): Pro
 
 /**
  * Erases a visitor: attributes, events and memberships go with the row, and the text of their
- * chats (messages, handoff summary, rating comment) is blanked and detached from them; the counts
- * behind usage and ratings stay. 404 when unknown.
+ * chats (messages, handoff summary, rating comment) is blanked and detached from them, in the
+ * stored webhook events too (the feed, and deliveries not sent yet); the counts behind usage and
+ * ratings stay. 404 when unknown.
  */
 export async function deleteVisitor(store: Store, siteId: number, key: string): Promise<{ key: string; deleted: true }> {
   const id = await store.transaction(async (tx) => {
     const removed = await tx.visitors.remove(siteId, checkKey(key))
-    if (removed !== null) await tx.chat.eraseVisitor(siteId, key)
+    if (removed !== null) {
+      await tx.chat.eraseVisitor(siteId, key)
+      await eraseVisitorEvents(tx, siteId, key)
+    }
     return removed
   })
   if (id === null) throw new NotFoundError(`No visitor with key "${key}".`, 'key')

@@ -201,15 +201,17 @@ describe.skipIf(!TEST_DATABASE_URL)('webhooks on both engines', () => {
     expect(fromPg[11]).toEqual([])
   })
 
-  test('retention: deletes up to `limit` finished old events with their deliveries and attempts', async () => {
+  test('retention: finished old deliveries with their attempts, then old events no delivery refers to, in keyset batches', async () => {
     const { fromSqlite, fromPg } = await sameOnBoth(...repos(e), async (w) => {
       const old = T - 40 * 86_400_000
       const subs = (await w.listSubscriptions(1)).map((s) => s.id)
       const sub = subs[0] as number
       for (let i = 0; i < 6; i++) await w.insertEvent(`evt_old${i}`, 1, 'ping', `{"i":${i}}`, old + (i < 3 ? 0 : i))
-      for (let i = 0; i < 6; i++) await w.insertDelivery(`dlv_old${i}`, 1, sub, `evt_old${i}`, 'ping', old)
+      for (let i = 0; i < 6; i++) await w.insertDelivery(`dlv_old${i}`, 1, sub, `evt_old${i}`, 'ping', old + (i < 3 ? 0 : i))
+      // Events no subscription wanted, two in the same millisecond.
+      for (const id of ['evt_lone_b', 'evt_lone_a', 'evt_lone_c']) await w.insertEvent(id, 2, 'ping', '{}', old + (id === 'evt_lone_c' ? 9 : 2))
       const seqs: number[] = []
-      // All but evt_old4 finish (evt_old4 still waits for a retry).
+      // All but dlv_old4 finish (dlv_old4 still waits for a retry).
       for (let i = 0; i < 6; i++) {
         const seq = (await w.getDelivery(1, `dlv_old${i}`))?.seq as number
         seqs.push(seq)
@@ -217,23 +219,87 @@ describe.skipIf(!TEST_DATABASE_URL)('webhooks on both engines', () => {
         await w.recordAttempt(outcome(seq, 1, old, waiting ? 'failed' : 'succeeded', waiting ? T + 1 : null, waiting ? 500 : 200), old)
       }
       return [
-        await w.pruneFinishedEvents(old, 100),
-        await w.pruneFinishedEvents(T, 2),
-        await w.getEvent('evt_old0'),
-        await w.getEvent('evt_old2'),
-        await w.pruneFinishedEvents(T, 100),
-        await w.pruneFinishedEvents(T, 100),
+        await w.pruneFinishedDeliveries(old, 100),
+        await w.pruneEvents(old, null, 100),
+        await w.pruneFinishedDeliveries(T, 2),
+        await w.getDelivery(1, 'dlv_old0'),
+        await w.getDelivery(1, 'dlv_old2'),
+        await w.attemptsOf(seqs[0] as number),
+        // Events: a batch looks at `limit` of them in (created_ms, id) order, kept ones included.
+        await w.pruneEvents(T, null, 4),
+        await w.pruneEvents(T, { createdMs: old + 2, id: 'evt_lone_a' }, 3),
+        await w.pruneFinishedDeliveries(T, 100),
+        await w.pruneFinishedDeliveries(T, 100),
+        await w.pruneEvents(T, null, 100),
+        await w.pruneEvents(T, null, 100),
         await w.getEvent('evt_old4'),
         await w.getEvent('evt_old5'),
+        await w.getDelivery(1, 'dlv_old4'),
         await w.getDelivery(1, 'dlv_old5'),
-        await w.attemptsOf(seqs[0] as number),
         await w.listDeliveries(1, { subscriptionId: null, status: null, event: 'ping', beforeSeq: null, limit: 50 }),
+        await w.pruneEvents(T, null, -1),
       ]
     })
     expect(fromPg).toEqual(fromSqlite)
-    expect(fromPg.slice(0, 2)).toEqual([0, 2])
-    expect(fromPg[4]).toBe(3)
-    expect(fromPg[6]).not.toBeNull()
+    expect(fromPg.slice(0, 3)).toEqual([0, { examined: 0, deleted: 0, last: null }, 2])
+    // evt_old0 and evt_old1 lost their deliveries above, evt_old2 keeps one; evt_lone_a never had any.
+    expect(fromPg[6]).toEqual({ examined: 4, deleted: 3, last: { createdMs: T - 40 * 86_400_000 + 2, id: 'evt_lone_a' } })
+    expect((fromPg[7] as { deleted: number }).deleted).toBe(1)
+    expect(fromPg[8]).toBe(3)
+    expect(fromPg[12]).not.toBeNull()
+    expect(fromPg[13]).toBeNull()
+  })
+
+  test('the event feed: pages in both orders, type, since, cursor, one event, erasure rewrite, other site', async () => {
+    const { fromSqlite, fromPg } = await sameOnBoth(...repos(e), async (w) => {
+      const at = T + 8_000_000
+      // Ids that a locale's collation would order differently from byte order.
+      const ids = ['evt_feed_B', 'evt_feed_a', 'evt_feed_A', 'evt_feed-1', 'evt_feed_b', 'evt_feed_1']
+      for (const [i, id] of ids.entries()) {
+        const body = `{"id":"${id}","event":"${i % 2 ? 'feedback' : 'handoff'}","visitor":{"key":"u_${i % 3}","name":"Zoë ${i}"}, "n":${i}.0}`
+        await w.insertEvent(id, 1, i % 2 ? 'feedback' : 'handoff', body, at + Math.floor(i / 2), `u_${i % 3}`)
+      }
+      await w.insertEvent('evt_feed_other', 2, 'handoff', '{"visitor":{"key":"u_0"}}', at + 1, 'u_0')
+      const all = { type: null, sinceMs: null, after: null, order: 'desc' as const, limit: 50 }
+      return [
+        await w.listEvents(1, all),
+        await w.listEvents(1, { ...all, order: 'asc' }),
+        await w.listEvents(1, { ...all, type: 'feedback' }),
+        await w.listEvents(1, { ...all, type: 'feedback', order: 'asc' }),
+        await w.listEvents(1, { ...all, type: 'FEEDBACK' }),
+        await w.listEvents(1, { ...all, sinceMs: at + 1 }),
+        await w.listEvents(1, { ...all, sinceMs: at + 1, order: 'asc' }),
+        await w.listEvents(1, { ...all, after: { createdMs: at + 1, id: 'evt_feed_A' } }),
+        await w.listEvents(1, { ...all, after: { createdMs: at + 1, id: 'evt_feed_A' }, order: 'asc' }),
+        await w.listEvents(1, { ...all, after: { createdMs: at + 1, id: 'evt_feed_A' }, order: 'asc', sinceMs: at + 2 }),
+        await w.listEvents(1, { ...all, after: { createdMs: at + 2, id: 'evt_feed_1' }, order: 'asc', sinceMs: at }),
+        await w.listEvents(1, { ...all, after: { createdMs: at + 1, id: 'evt_feed_A' }, type: 'handoff' }),
+        await w.listEvents(1, { ...all, limit: 2 }),
+        await w.listEvents(1, { ...all, limit: 2, order: 'asc' }),
+        await w.listEvents(1, { ...all, limit: -1 }),
+        await w.listEvents(2, all),
+        await w.listEvents(3, all),
+        await w.getSiteEvent(1, 'evt_feed_a'),
+        await w.getSiteEvent(2, 'evt_feed_a'),
+        await w.getSiteEvent(1, 'evt_feed_missing'),
+        await w.eventsOfVisitor(1, 'u_0'),
+        await w.eventsOfVisitor(1, 'u_9'),
+        await w.rewriteErasedEvent(1, 'evt_feed_B', '{"erased":true}'),
+        await w.rewriteErasedEvent(2, 'evt_feed_a', '{"stolen":true}'),
+        await w.eventsOfVisitor(1, 'u_0'),
+        await w.getEvent('evt_feed_B'),
+        await w.getEvent('evt_feed_a'),
+        await w.eventsOfVisitor(2, 'u_0'),
+      ]
+    })
+    expect(fromPg).toEqual(fromSqlite)
+    // Within a millisecond, byte order: "-" < "1" < "A" < "B" < "_" < "a" < "b".
+    const feedIds = (rows: unknown) => (rows as { id: string }[]).map((r) => r.id).filter((id) => id.startsWith('evt_feed'))
+    expect(feedIds(fromPg[1])).toEqual(['evt_feed_B', 'evt_feed_a', 'evt_feed-1', 'evt_feed_A', 'evt_feed_1', 'evt_feed_b'])
+    expect(feedIds(fromPg[0])).toEqual(['evt_feed_b', 'evt_feed_1', 'evt_feed_A', 'evt_feed-1', 'evt_feed_a', 'evt_feed_B'])
+    expect((fromPg[17] as { body: string }).body).toBe('{"id":"evt_feed_a","event":"feedback","visitor":{"key":"u_1","name":"Zoë 1"}, "n":1.0}')
+    expect((fromPg[20] as unknown[]).length).toBe(2)
+    expect((fromPg[24] as unknown[]).length).toBe(1)
   })
 
   test('transaction(fn) is SQLite-only; PostgreSQL says so', async () => {
@@ -442,7 +508,7 @@ describe.skipIf(!TEST_DATABASE_URL)('webhooks on PostgreSQL: several workers cla
     expect((await w.getDelivery(1, 'dlv_crash'))?.lease_until_ms).toBe(at + 60_000)
   })
 
-  test('retention waits for a retry committing meanwhile and keeps that event', async () => {
+  test('retention waits for a retry committing meanwhile and keeps that delivery and its event', async () => {
     const at = T + 7_000_000
     const w = createPostgresWebhookRepo(db.sql)
     await w.insertEvent('evt_keep', 1, 'ping', '{}', at)
@@ -460,12 +526,14 @@ describe.skipIf(!TEST_DATABASE_URL)('webhooks on PostgreSQL: several workers cla
       await held
     })
     await Bun.sleep(50)
-    const pruning = createPostgresWebhookRepo(pools[1] as SQL).pruneFinishedEvents(at + 10, 100)
+    const pruner = createPostgresWebhookRepo(pools[1] as SQL)
+    const pruning = pruner.pruneFinishedDeliveries(at + 10, 100)
     await Bun.sleep(100)
     release()
     await retry
-    // Other finished events of this database may go; this one stays, its delivery due again.
+    // Other finished deliveries of this database may go; this one stays, due again, with its event.
     await pruning
+    await pruner.pruneEvents(at + 10, null, 1000)
     expect(requeued).not.toBeNull()
     expect(await w.getEvent('evt_keep')).not.toBeNull()
     expect((await w.getDelivery(1, 'dlv_keep'))?.next_attempt_ms).toBe(at + 1)

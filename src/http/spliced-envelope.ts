@@ -1,0 +1,32 @@
+/**
+ * The success envelope around JSON that must reach the client exactly as stored (the event feed
+ * serves the bytes webhooks delivered). Returning an object would have Elysia serialise it again,
+ * and a parse + stringify may change what a consumer compares or verifies: these build the
+ * envelope's text around the stored text instead, with the keys in the order `ok()` and
+ * `okPage()` give them. Elysia adds the request id, CORS and rate-limit headers of `set` to a
+ * returned Response as to any other answer; it does not check a Response against the route's
+ * response schema, which still describes it in the OpenAPI document.
+ */
+import { requestIdOf } from './envelope'
+
+/** The content type Elysia gives the JSON it serialises itself. */
+const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
+
+type HeaderBag = { headers: Record<string, unknown> }
+
+function json(text: string): Response {
+  return new Response(text, { headers: { 'content-type': JSON_CONTENT_TYPE } })
+}
+
+/** `ok(set, data)` as a Response, `dataJson` being the JSON text of `data`, used as is. */
+export function okJsonText(set: HeaderBag, dataJson: string): Response {
+  return json(`{"ok":true,"data":${dataJson},"request_id":${JSON.stringify(requestIdOf(set))}}`)
+}
+
+/** `okPage(set, page)` as a Response, each item being JSON text, used as is. */
+export function okPageJsonText(set: HeaderBag, page: { items: string[]; has_more: boolean; next_cursor: string | null }): Response {
+  return json(
+    `{"ok":true,"data":[${page.items.join(',')}],"has_more":${page.has_more},"next_cursor":${JSON.stringify(page.next_cursor)},` +
+      `"request_id":${JSON.stringify(requestIdOf(set))}}`,
+  )
+}
