@@ -164,7 +164,7 @@ describe('the served document', () => {
   })
 
   test('every error status refers to the one error envelope', () => {
-    expect(doc.components.schemas.Error).toMatchObject({
+    expect(doc.components.schemas.ErrorEnvelope).toMatchObject({
       type: 'object',
       required: ['ok', 'error'],
       properties: { ok: { const: false }, error: { required: ['code', 'message', 'request_id'] } },
@@ -172,7 +172,7 @@ describe('the served document', () => {
     const inline: string[] = []
     for (const [name, op] of operations(doc)) {
       for (const [status, r] of Object.entries<any>(op.responses)) {
-        if (Number(status) >= 400 && r.content['application/json'].schema.$ref !== '#/components/schemas/Error') inline.push(`${name} ${status}`)
+        if (Number(status) >= 400 && r.content['application/json'].schema.$ref !== '#/components/schemas/ErrorEnvelope') inline.push(`${name} ${status}`)
       }
     }
     expect(inline).toEqual([])
@@ -228,7 +228,7 @@ describe('a new module gets it all without asking', () => {
     // The `error` keyword goes; a property named `error` stays.
     expect(body.properties.name).toEqual({ minLength: 1, type: 'string' })
     expect(Object.keys(body.properties)).toEqual(['name', 'error'])
-    expect(document.paths['/v1/events'].post.responses['409'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' })
+    expect(document.paths['/v1/events'].post.responses['409'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorEnvelope' })
     expect(Object.keys(document.paths['/v1/events'].post.responses).sort()).toEqual(['201', '400', '401', '409', '429'])
   })
 
@@ -264,15 +264,17 @@ describe('deriveOperationId', () => {
 })
 
 describe('publishedSchema', () => {
-  test('drops unknown keywords at every depth, keeps x- extensions and properties of any name', () => {
+  test("drops unknown keywords at every depth and the validator's additionalProperties: false; keeps x- extensions and properties of any name", () => {
     const schema = {
       type: 'object',
       error: 'top',
+      additionalProperties: false,
       'x-internal': true,
       properties: {
         error: { type: 'string', error: 'nested' },
         list: { type: 'array', items: { type: 'string', errorMessage: 'x', maxLength: 3 } },
         either: { anyOf: [{ type: 'null' }, { type: 'string', transform: ['trim'] }] },
+        open: { type: 'object', additionalProperties: { type: 'string' } },
       },
     }
     expect(publishedSchema(schema)).toEqual({
@@ -282,8 +284,14 @@ describe('publishedSchema', () => {
         error: { type: 'string' },
         list: { type: 'array', items: { type: 'string', maxLength: 3 } },
         either: { anyOf: [{ type: 'null' }, { type: 'string' }] },
+        open: { type: 'object', additionalProperties: { type: 'string' } },
       },
     })
+  })
+
+  test('a nullable enum accepts null in its enum too', () => {
+    expect(publishedSchema({ type: ['string', 'null'], enum: ['a', 'b'] })).toEqual({ type: ['string', 'null'], enum: ['a', 'b', null] })
+    expect(publishedSchema({ type: 'string', enum: ['a', 'b'] })).toEqual({ type: 'string', enum: ['a', 'b'] })
   })
 
   test("shows Elysia's coercions as the type they decode to", () => {

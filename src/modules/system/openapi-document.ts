@@ -9,7 +9,7 @@
  *   messages stay in the validator;
  * - request bodies as `application/json` with their schema: our one body parser (src/http/body.ts)
  *   reads JSON whatever the Content-Type, and Elysia lists no media type for a custom parser;
- * - the error envelope once, as `#/components/schemas/Error`, referenced by every error status;
+ * - the error envelope once, as `#/components/schemas/ErrorEnvelope`, referenced by every error status;
  * - an operationId on every operation (operation-id.ts) and `security: []` on public ones.
  */
 import { toOpenAPISchema } from '@elysiajs/openapi'
@@ -35,7 +35,8 @@ export interface Documentation {
   components?: { securitySchemes?: Record<string, unknown> }
 }
 
-const ERROR_SCHEMA_NAME = 'Error'
+// Not `Error`: generated TypeScript would shadow the built-in Error with it.
+const ERROR_SCHEMA_NAME = 'ErrorEnvelope'
 const ERROR_REF = `#/components/schemas/${ERROR_SCHEMA_NAME}`
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
 

@@ -1,6 +1,6 @@
 /**
  * A route schema as the OpenAPI document publishes it: JSON Schema 2020-12 and OpenAPI keywords
- * only. Our TypeBox schemas carry Elysia's `error` (the validator's custom message) and the
+ * only, the same whatever requests the app has served. Our TypeBox schemas carry Elysia's `error` (the validator's custom message) and the
  * string branch of Elysia's request coercions; validators keep both, the document keeps neither
  * (code generators and linters refuse unknown keywords, and a client should send the number).
  */
@@ -103,13 +103,28 @@ function clean(schema: Json): Json {
   const out: SchemaObject = {}
   for (const [key, value] of Object.entries(schema)) {
     if (!KEYWORDS.has(key) && !key.startsWith('x-')) continue
+    // Elysia writes `additionalProperties: false` into a route's schema when it compiles the route's
+    // validator (on its first request), so the document would change with traffic. Left out: the
+    // API ignores unknown request fields (Elysia cleans them) and sends no undeclared ones.
+    if (key === 'additionalProperties' && value === false) continue
     if (ONE_SCHEMA.has(key)) out[key] = clean(value)
     else if (SCHEMA_LIST.has(key) && Array.isArray(value)) out[key] = value.map(clean)
     else if (SCHEMA_MAP.has(key) && value && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, clean(sub)]))
     } else out[key] = value
   }
-  return uncoerced(out)
+  return withNullInEnum(uncoerced(out))
+}
+
+/**
+ * `t.Union([t.Union([t.Literal('a'), ...]), t.Null()])` comes out of @elysiajs/openapi as
+ * `{ type: ['string', 'null'], enum: ['a', ...] }`: null is in `type` but not in `enum`, so the
+ * document would reject the null our validator accepts and the API answers. It goes in `enum` too.
+ */
+function withNullInEnum(schema: SchemaObject): SchemaObject {
+  const nullable = schema.type === 'null' || (Array.isArray(schema.type) && schema.type.includes('null'))
+  if (!nullable || !Array.isArray(schema.enum) || schema.enum.includes(null)) return schema
+  return { ...schema, enum: [...schema.enum, null] }
 }
 
 /**
