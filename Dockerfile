@@ -12,6 +12,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# The clients/ts workspace (the TypeScript client's generator and its TypeScript 5) is part of the install.
+COPY clients/ts/package.json clients/ts/
 RUN npm ci --no-audit --no-fund
 COPY . .
 ARG MLC_COMMIT=unknown

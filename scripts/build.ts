@@ -1,7 +1,8 @@
 /**
  * `npm run build`: compiles the single executable `dist/mlc` (linux x64, or the host's platform)
  * with `bun build --compile`. `--all` also cross-compiles `dist/mlc-linux-arm64`.
- * Version, commit and build date are baked in through --define.
+ * Version, commit and build date are baked in through --define. The typed TypeScript client,
+ * generated from this build's OpenAPI document, goes next to the binary (`dist/clients/ts`).
  * `--commit SHA` names the commit where git is absent (Docker builds); `--outdir DIR` writes
  * elsewhere than dist/ (tests).
  */
@@ -11,6 +12,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pkg from '../package.json'
 import { buildSdk, sizeReport } from './build-sdk'
+import { servedDocument, writeClient } from './client'
 import { recordStartProfile, removeStartProfile } from './start-profile'
 
 const { values: opts } = parseArgs({ options: { all: { type: 'boolean' }, commit: { type: 'string' }, outdir: { type: 'string' } }, strict: true })
@@ -63,6 +65,10 @@ function compile(outfile: string, target: string | null, profile: string | null)
 // The SDK and widget are embedded in the binary, so they are built (and size-checked) first.
 console.log(sizeReport(await buildSdk()))
 mkdirSync(outdir, { recursive: true })
+// The client of exactly this build's API: its types come from the document the binary will serve.
+const clientDir = join(outdir, 'clients/ts')
+writeClient(clientDir, await servedDocument())
+console.log(`wrote the TypeScript client to ${clientDir}`)
 // Bun's profile-guided bytecode layout: a first build is started once the way a service starts
 // (scripts/start-profile.ts); the final builds put the bytecode that start used at the front of the
 // executable, so a start reads and decodes less of it (~4 ms sooner, ~1 MB less memory). The

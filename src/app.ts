@@ -40,6 +40,7 @@ import { segmentsModule } from './modules/segments'
 import { sessionsModule } from './modules/sessions'
 import { siteSettingsModule } from './modules/site-settings'
 import { healthModule, healthResponse, legacyFallbackModule, openapiModule } from './modules/system'
+import type { RouteInfo } from './modules/system/openapi-document'
 import { tagsModule } from './modules/tags'
 import { UsageCounter } from './modules/tokens/usage-counter'
 import { trackModule } from './modules/track'
@@ -112,13 +113,15 @@ export function createApp(deps: AppDeps) {
     routeTable ??= new RouteTable(app.routes)
     return routeTable
   }
+  // Every route, for the OpenAPI document (read on its first request, once all modules are in).
+  const appRoutes = (): readonly RouteInfo[] => app.routes
 
   const app = new Elysia({ aot: true })
     .use(createPlatformPlugin({ logger, routes }))
     .use(healthModule())
     .use(readyzModule({ store, clock, logger, webhooks, lifecycle }))
     .use(metricsModule({ config, metrics }))
-    .use(openapiModule(publicUrlOf(config)))
+    .use(openapiModule(publicUrlOf(config), appRoutes))
     .use(legacyFallbackModule(() => routes().resources))
     .use(whoamiModule(moduleDeps))
     .use(tagsModule(moduleDeps))

@@ -89,7 +89,7 @@ describe('dist/mlc', () => {
       }
       expect(ready).toBe(200)
       const doc = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as { paths: Record<string, unknown> }
-      expect(Object.keys(doc.paths)).toContain('/v1/tags/')
+      expect(Object.keys(doc.paths)).toContain('/v1/tags')
       // The reference page's script comes from the binary itself (Scalar's npm bundle), not a CDN.
       const reference = await fetch(`${server.url}/v1/openapi`)
       expect(reference.status).toBe(200)

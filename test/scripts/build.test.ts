@@ -49,6 +49,14 @@ describe('npm run build -- --all', () => {
     expect(log).toContain('--target=bun-linux-arm64')
   })
 
+  test('puts the typed TypeScript client next to the binary, generated from the document it serves', () => {
+    // clients/ts/schema.d.ts is kept equal to the served document's types (test/clients/ts.test.ts).
+    for (const file of ['schema.d.ts', 'index.ts', 'package.json', 'README.md']) {
+      expect(readFileSync(join(out, 'clients/ts', file), 'utf8')).toBe(readFileSync(join(ROOT, 'clients/ts', file), 'utf8'))
+    }
+    expect(log).toContain(`wrote the TypeScript client to ${join(out, 'clients/ts')}`)
+  })
+
   test('records a start profile with the first build and lays out both final builds with it', () => {
     expect(log).not.toContain('could not record the start profile')
     const compiles = log.split('\n').filter((l) => l.startsWith('bun build --compile'))

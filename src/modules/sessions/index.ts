@@ -33,6 +33,7 @@ export function sessionsModule({ auth, chat }: ModuleDeps) {
       response: responses({ 200: Envelope(Session) }, [400, 403, 404, 409]),
       detail: {
         ...detail,
+        operationId: 'closeSession',
         summary: 'Close a chat session (action=close)',
         description: 'Needs write scope. The visitor is told, and may then rate the chat. 409 when it is closed already.',
       },

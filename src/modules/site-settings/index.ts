@@ -42,6 +42,7 @@ export function siteSettingsModule({ auth, store }: ModuleDeps) {
         response: responses({ 200: Envelope(SiteSettingsWithSecret) }, [400, 403]),
         detail: {
           ...detail,
+          operationId: 'rotateIdentitySecret',
           summary: 'Rotate the identity secret',
           description: 'Needs write scope. `?action=rotate_identity_secret`: a new secret, shown once; tokens signed with the old one stop verifying at once.',
         },

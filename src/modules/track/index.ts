@@ -37,6 +37,7 @@ export function trackModule(deps: ModuleDeps) {
       detail: {
         tags: ['track'],
         security: [{ bearer: [] }],
+        operationId: 'trackEvent',
         summary: 'Track an event (or a batch)',
         description:
           '`{ key, name, properties?, timestamp?, event_id? }`: 201 with the stored event; an unknown key creates the visitor. A repeated `event_id` answers 200 with the first event (`duplicate: true`) and stores nothing. Batch: `{ events: [...up to 100] }` answers 200 with one result per item. The response is sent after the event is committed. Needs write scope or the site publishable key.',

@@ -50,6 +50,7 @@ export function visitorsModule(deps: ModuleDeps) {
         response: responses({ 200: Envelope(t.Union([Visitor, VisitorAck])), 201: Envelope(t.Union([Visitor, VisitorAck])) }, [400, 401, 403, 413]),
         detail: {
           ...detail,
+          operationId: 'identifyVisitor',
           summary: 'Identify (upsert) a visitor',
           description:
             'Upsert by stable `key` (alias `user_id`): `{ key, email?, name?, ...attributes }`. Attributes not sent keep their values; `null` removes one. 201 when created, 200 when updated. Needs write scope, or the site publishable key (which receives only `{ key, accepted }`, and on sites requiring identity verification must send `identity_token`).',
@@ -67,6 +68,7 @@ export function visitorsModule(deps: ModuleDeps) {
         response: responses({ 200: Envelope(DeletedVisitor) }, [400, 403, 404]),
         detail: {
           ...detail,
+          operationId: 'eraseVisitor',
           summary: 'Erase a visitor',
           description: 'Privacy erasure: the visitor, their attributes, events and segment memberships are deleted. Needs write scope.',
         },
@@ -82,6 +84,6 @@ export function visitorsModule(deps: ModuleDeps) {
       query: t.Object(TokenQuery),
       params: KeyParams,
       response: responses({ 200: Envelope(DeletedVisitor) }, [400, 403, 404]),
-      detail: { ...detail, summary: 'Erase a visitor by key (path form)', description: 'Same as DELETE /v1/visitors?key=.' },
+      detail: { ...detail, operationId: 'eraseVisitorByKey', summary: 'Erase a visitor by key (path form)', description: 'Same as DELETE /v1/visitors?key=.' },
     })
 }

@@ -42,6 +42,7 @@ export function webhookDeliveriesModule({ auth, store, clock, webhooks }: Module
         response: responses({ 200: Envelope(Delivery) }, [400, 403, 404, 409]),
         detail: {
           ...detail,
+          operationId: 'retryWebhookDelivery',
           summary: 'Retry a delivery (action=retry)',
           description:
             'Needs write scope. Re-queues the delivery (dead ones included) for an immediate attempt with the same event id; ' +

@@ -92,6 +92,7 @@ export function webhookSubscriptionsModule({ auth, store, clock, config, webhook
         response: responses({ 200: t.Union([Envelope(SubscriptionWithSecret), Envelope(TestResult)]) }, [400, 403, 404, 409, 413]),
         detail: {
           ...detail,
+          operationId: 'runWebhookSubscriptionAction',
           summary: 'Rotate the secret (action=rotate_secret) or send a test ping (action=test)',
           description:
             'Needs write scope. `rotate_secret` answers the subscription with its new `secret`; for MLC_WEBHOOK_ROTATION_GRACE seconds ' +

@@ -98,6 +98,7 @@ export function widgetModule(deps: ModuleDeps) {
         response: responses({ 200: Envelope(WidgetSession) }, [400, 404, 409, 413]),
         detail: {
           ...detail,
+          operationId: 'requestWidgetHandoff',
           summary: 'Ask for a human',
           description: 'Hands the chat off (visitor_requested). Idempotent while a human has it; 409 when closed.',
         },
@@ -107,7 +108,7 @@ export function widgetModule(deps: ModuleDeps) {
         params: WidgetSessionParams,
         body: WidgetCloseBody,
         response: responses({ 200: Envelope(WidgetSession) }, [400, 404, 409, 413]),
-        detail: { ...detail, summary: 'Close my chat', description: '409 when it is closed already.' },
+        detail: { ...detail, operationId: 'closeWidgetSession', summary: 'Close my chat', description: '409 when it is closed already.' },
       })
       .post(
         '/sessions/:id/feedback',
