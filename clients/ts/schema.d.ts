@@ -207,6 +207,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events (the event feed)
+         * @description Every event this site emitted, delivered by a webhook or not, each byte for byte the body its webhooks send. Newest first; `order=asc` oldest first. Filters: `type`, `since` (ISO-8601). `limit` (1-100), `cursor` (next_cursor), or `starting_after=evt_...` to resume after the last event seen. Kept MLC_EVENT_RETENTION_DAYS (30).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an event
+         * @description Byte for byte the body its webhooks deliver. 404 for an unknown id or one of another site.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/visitors": {
         parameters: {
             query?: never;
@@ -2205,6 +2245,161 @@ export interface operations {
             };
             /** @description Conflicts with stored state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                token?: string;
+                limit?: number;
+                cursor?: string;
+                type?: "handoff" | "feedback" | "ping";
+                since?: string;
+                starting_after?: string;
+                order?: "desc" | "asc";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        ok: true;
+                        data: ({
+                            /** @description Event id (`evt_...`): the `webhook-id` header and `id` of every delivery of it; deduplicate on it */
+                            id: string;
+                            /** @description The event type: handoff, feedback, ping */
+                            event: string;
+                            /** @description When it happened (ISO-8601 UTC) */
+                            created_utc: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        has_more: boolean;
+                        next_cursor: string | null;
+                        request_id: string;
+                    };
+                };
+            };
+            /** @description Bad input; `param` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The token lacks the scope (or is a publishable key). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: {
+                token?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        ok: true;
+                        /** @description Byte for byte the JSON body its webhooks deliver: `id`, `event`, the fields of its type, `created_utc`. */
+                        data: {
+                            /** @description Event id (`evt_...`): the `webhook-id` header and `id` of every delivery of it; deduplicate on it */
+                            id: string;
+                            /** @description The event type: handoff, feedback, ping */
+                            event: string;
+                            /** @description When it happened (ISO-8601 UTC) */
+                            created_utc: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        request_id: string;
+                    };
+                };
+            };
+            /** @description Missing, unknown or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The token lacks the scope (or is a publishable key). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown resource or id. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -121,6 +121,11 @@ async function scriptedRun(): Promise<void> {
   await step('GET', `/v1/webhook_deliveries/${deliveries[0].id}`, 200)
   await step('GET', `/v1/webhook_deliveries/${deliveries[0].id}`, 404, other)
   await step('POST', `/v1/webhook_deliveries/${deliveries[0].id}?action=retry`, 200)
+  // the event feed: the test ping above is an event
+  const events = (await step('GET', '/v1/events?order=asc&type=ping', 200)).data
+  await step('GET', '/v1/events?order=sideways', 400)
+  await step('GET', `/v1/events/${events[0].id}`, 200)
+  await step('GET', `/v1/events/${events[0].id}`, 404, other)
   await step('PATCH', `/v1/webhook_subscriptions/${sub.id}`, 200, { body: { active: false } })
   await step('POST', `/v1/webhook_subscriptions/${sub.id}?action=test`, 409)
   await step('DELETE', `/v1/webhook_subscriptions/${sub.id}`, 200)
