@@ -2,6 +2,7 @@
 import { openapi } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import { BadRequestError } from '../../errors'
+import { documentConditionalGets } from '../../http/conditional-get-openapi'
 import { Envelope, ok } from '../../http/envelope'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from '../../http/headers'
 import { VERSION } from '../../version'
@@ -52,6 +53,16 @@ const API_TITLE = 'mlc API'
  * embedded copy (see reference-page.ts).
  */
 export function openapiModule(publicUrl: string) {
+  return new Elysia()
+    .onAfterHandle(({ path, responseValue }) => {
+      // What the auth plugin adds to every token GET (ETag, If-None-Match, 304), said once for all of them.
+      if (path === SPEC_PATH) documentConditionalGets(responseValue as Parameters<typeof documentConditionalGets>[0])
+    })
+    .use(openapiDocument(publicUrl))
+}
+
+/** The document, the reference page and its script (see openapiModule). */
+function openapiDocument(publicUrl: string) {
   return openapi({
     path: REFERENCE_PATH,
     specPath: SPEC_PATH,
