@@ -175,6 +175,9 @@ export function createApp(deps: AppDeps) {
     }
     attachClientAddress(req, ip)
     const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
+    // Elysia answers HEAD through the GET route with Content-Length set to that answer's body: on a
+    // 304 it would be 0, not the length of the 200 it stands for (RFC 9110 8.6), so it goes.
+    if (req.method === 'HEAD' && response.status === 304) response.headers.delete('content-length')
     return finish(request, req, response, started, ip)
   }
 

@@ -931,7 +931,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -940,6 +943,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -969,6 +974,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -1004,7 +1018,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1013,6 +1030,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1027,6 +1046,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -1155,7 +1183,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1166,6 +1197,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1180,6 +1213,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -1406,7 +1448,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1415,6 +1460,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1439,6 +1486,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -1586,7 +1642,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1597,6 +1656,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1621,6 +1682,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -1992,7 +2062,10 @@ export interface operations {
                 status?: "pending" | "succeeded" | "failed" | "dead";
                 event?: "handoff" | "feedback" | "ping";
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2001,6 +2074,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2028,6 +2103,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -2072,7 +2156,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2083,6 +2170,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2125,6 +2214,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -2274,7 +2372,10 @@ export interface operations {
                 starting_after?: string;
                 order?: "desc" | "asc";
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2283,6 +2384,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2304,6 +2407,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -2348,7 +2460,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2359,6 +2474,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2379,6 +2496,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -2429,7 +2555,10 @@ export interface operations {
                 email?: string;
                 updated_since?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2438,6 +2567,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2497,6 +2628,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -2773,7 +2913,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 key: string;
             };
@@ -2784,6 +2927,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2820,6 +2965,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -3106,7 +3260,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3115,6 +3272,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3133,6 +3292,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -3265,7 +3433,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3276,6 +3447,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3294,6 +3467,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -3525,7 +3707,10 @@ export interface operations {
                 token?: string;
                 all?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3534,6 +3719,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3549,6 +3736,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -3678,7 +3874,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3689,6 +3888,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3704,6 +3905,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -3922,7 +4132,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3931,6 +4144,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3947,6 +4162,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -4149,7 +4373,10 @@ export interface operations {
                 cursor?: string;
                 q?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4158,6 +4385,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4178,6 +4407,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -4309,7 +4547,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -4320,6 +4561,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4338,6 +4581,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -4570,7 +4822,10 @@ export interface operations {
                 cursor?: string;
                 status?: "bot" | "waiting_human" | "human" | "closed";
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4579,6 +4834,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4610,6 +4867,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -4655,7 +4921,10 @@ export interface operations {
                 token?: string;
                 action?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4666,6 +4935,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4695,6 +4966,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -4855,7 +5135,10 @@ export interface operations {
                 after?: number;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4864,6 +5147,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4887,6 +5172,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -5052,7 +5346,10 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5061,6 +5358,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5087,6 +5386,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -5133,7 +5441,10 @@ export interface operations {
                 sessionId?: string;
                 session_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5142,6 +5453,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5183,6 +5496,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -5238,7 +5560,10 @@ export interface operations {
                 sessionId?: string;
                 session_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -5249,6 +5574,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5290,6 +5617,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -5343,7 +5679,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5352,6 +5691,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5375,6 +5716,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {
@@ -5414,7 +5764,10 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5423,6 +5776,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5447,6 +5802,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input; `param` names the field. */
             400: {
@@ -5491,7 +5855,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of representations you hold (a comma-separated list, `W/` tags compared weakly) or `*`. When one is current, the answer is 304 without a body, and it costs no request from the rate limit. A malformed value is ignored. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5500,6 +5867,8 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5515,6 +5884,15 @@ export interface operations {
                         request_id: string;
                     };
                 };
+            };
+            /** @description Not Modified: the tag in `If-None-Match` is current. No body; `ETag`, `X-MLC-Request-Id`, CORS and the rate-limit headers as on a 200, `X-RateLimit-Remaining` unchanged by this request. */
+            304: {
+                headers: {
+                    /** @description Strong tag of this representation (the body without `request_id`; headers play no part). Send it back in `If-None-Match`. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, unknown or revoked token. */
             401: {

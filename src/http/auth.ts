@@ -3,6 +3,7 @@
  * body validation (so a missing token answers 401, not 400). Everything here is in memory:
  * the principal cache, the buckets, the counters; with MLC_REDIS_URL the buckets are in Redis
  * (shared by every instance) and a check is a promise: the in-process path has none.
+ * Conditional reads (ETag, If-None-Match, 304) run here too: a 304 gives its request back.
  */
 import { Elysia } from 'elysia'
 import type { Clock } from '../clock'
@@ -12,6 +13,7 @@ import type { TakeResult } from '../ratelimit/token-bucket'
 import type { RateLimiter } from '../shared/rate-limit'
 import type { Authenticator, Principal } from './authenticator'
 import { rejectMalformed } from './body'
+import { ifNoneMatchHits, notModified, type ResponseSet, taggedBody } from './conditional-get'
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -39,6 +41,11 @@ export function credentialOf(request: Request, queryToken: unknown): string | nu
     return m?.[1] ?? ''
   }
   return typeof queryToken === 'string' && queryToken ? queryToken : null
+}
+
+/** The rate-limit bucket of a principal: its token's, or for a publishable key, the site's per client address. */
+export function rateKeyOf(principal: Principal, ip: string): string {
+  return principal.tokenId !== null ? `token:${principal.tokenId}` : `pk:${principal.siteId}:${ip}`
 }
 
 /** Writes the rate-limit headers (GitHub style and IETF draft-11) for one take. */
@@ -183,7 +190,7 @@ function authenticateRemembered(
   if (!raw || deps.authenticator.checkEpoch() !== undefined) return null
   const principal = deps.authenticator.cached(deps.authenticator.keyOf(raw))
   if (!principal) return null
-  const rateKey = principal.tokenId !== null ? `token:${principal.tokenId}` : `pk:${principal.siteId}:${ip}`
+  const rateKey = rateKeyOf(principal, ip)
   const steps = [
     { key: failKey, capacity: deps.authFailuresPerMinute, op: 'peek' as const },
     { key: rateKey, capacity: principal.rateLimit, op: 'take' as const },
@@ -226,7 +233,7 @@ function admit(
   ip: string,
 ): Principal | Promise<Principal> {
   if (!principal) throw new UnauthorizedError(raw === null ? undefined : 'The API token is unknown or revoked.')
-  const rateKey = principal.tokenId !== null ? `token:${principal.tokenId}` : `pk:${principal.siteId}:${ip}`
+  const rateKey = rateKeyOf(principal, ip)
   const taken = deps.buckets.take(rateKey, principal.rateLimit)
   if (taken instanceof Promise) return taken.then((t) => admitTaken(deps, request, principal, route, headers, t))
   return admitTaken(deps, request, principal, route, headers, taken)
@@ -253,14 +260,50 @@ function admitTaken(deps: AuthDeps, request: Request, principal: Principal, rout
   return principal
 }
 
+/**
+ * The answer to a GET or HEAD once its handler returned `value` (see src/http/conditional-get.ts):
+ * a 200 envelope is serialised here, with its ETag; when If-None-Match names that tag, a 304.
+ * A 304 costs no request (GitHub's convention for conditional requests): the one taken at
+ * admission goes back to the bucket, and the headers show the bucket after it. It still counts
+ * as a request of the token (usage, last used). Undefined: Elysia answers as usual.
+ */
+export function conditionalAnswer(
+  deps: Pick<AuthDeps, 'buckets' | 'clock' | 'clientIp'>,
+  request: Request,
+  set: ResponseSet,
+  value: unknown,
+  principal: Principal,
+): string | null | Promise<null> | undefined {
+  const method = request.method
+  if (method !== 'GET' && method !== 'HEAD') return undefined
+  const body = taggedBody(set, value)
+  if (body === undefined) return undefined
+  const field = request.headers.get('if-none-match')
+  if (field === null || !ifNoneMatchHits(field, set.headers.etag as string)) return body
+  const after = deps.buckets.refund(rateKeyOf(principal, deps.clientIp(request)), principal.rateLimit)
+  const answer = (r: TakeResult) => {
+    setRateLimitHeaders(set.headers, r, deps.clock.now())
+    return notModified(set)
+  }
+  return after instanceof Promise ? after.then(answer) : answer(after)
+}
+
 /** The auth plugin: use it in every module whose routes need a token. */
 export function createAuthPlugin(deps: AuthDeps) {
-  return new Elysia({ name: 'mlc-auth' }).derive({ as: 'scoped' }, async ({ request, query, set, body, route }) => {
-    const found = authenticateRequest(deps, request, (query as Record<string, unknown>).token, route, set.headers)
-    // A cached credential answers without a promise: no extra turn for it.
-    const principal = found instanceof Promise ? await found : found
-    rejectMalformed(body)
-    return { principal }
-  })
+  return new Elysia({ name: 'mlc-auth' })
+    .derive({ as: 'scoped' }, async ({ request, query, set, body, route }) => {
+      const found = authenticateRequest(deps, request, (query as Record<string, unknown>).token, route, set.headers)
+      // A cached credential answers without a promise: no extra turn for it.
+      const principal = found instanceof Promise ? await found : found
+      rejectMalformed(body)
+      return { principal }
+    })
+    .mapResponse(
+      { as: 'scoped' },
+      // Typed as answering a Response, but Elysia maps whatever it answers as it maps a handler's
+      // value (a string: the body with `set`'s headers; null: no body), which spares every GET a
+      // second Response and a copy of its headers.
+      ({ request, set, responseValue, principal }) => conditionalAnswer(deps, request, set, responseValue, principal) as unknown as Response | undefined,
+    )
 }
 export type AuthPlugin = ReturnType<typeof createAuthPlugin>

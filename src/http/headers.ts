@@ -16,7 +16,7 @@ export const CORS_HEADERS: Record<string, string> = {
 export const PREFLIGHT_HEADERS: Record<string, string> = {
   ...CORS_HEADERS,
   'access-control-allow-methods': 'GET, POST, PATCH, PUT, DELETE, OPTIONS',
-  'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, X-MLC-Site-Key, X-MLC-Identity-Token',
+  'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-MLC-Site-Key, X-MLC-Identity-Token',
   'access-control-max-age': '86400',
 }
 

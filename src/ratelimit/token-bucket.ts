@@ -107,12 +107,14 @@ export class TokenBuckets implements RateLimiter {
   /**
    * Gives back one request taken under `key` (never above `capacity`). A limiter whose work is
    * async takes before the work and refunds when it turns out not to count (a right password),
-   * so parallel requests cannot all pass a check made before any of them was counted.
+   * so parallel requests cannot all pass a check made before any of them was counted. Answers
+   * the bucket's state after the refund.
    */
-  refund(key: string, capacity: number): void {
+  refund(key: string, capacity: number): TakeResult {
     const b = this.refill(key, capacity, this.clock.now())
     b.tokens = Math.min(capacity, b.tokens + 1)
     b.dirty = true
+    return this.result(b, capacity, true)
   }
 
   /** The bucket's state without taking from it (a key without a bucket gets a full one, and none is kept). */

@@ -37,8 +37,11 @@ export interface RateLimiter {
   take(key: string, capacity: number, whenUnavailable?: WhenUnavailable): TakeResult | Promise<TakeResult>
   /** The bucket's state without taking from it. */
   peek(key: string, capacity: number, whenUnavailable?: WhenUnavailable): TakeResult | Promise<TakeResult>
-  /** Gives back one request taken under `key`, never above `capacity` (best effort: never throws). */
-  refund(key: string, capacity: number): void | Promise<void>
+  /**
+   * Gives back one request taken under `key`, never above `capacity` (best effort: never throws),
+   * and answers the bucket's state after it (what a 304's rate-limit headers show).
+   */
+  refund(key: string, capacity: number): TakeResult | Promise<TakeResult>
   /**
    * Applies `steps` in order, stopping after the first that refuses (a peek of an empty bucket
    * takes nothing after it): the results so far. One Redis round trip for all of them, e.g. the
@@ -162,12 +165,13 @@ export class RedisRateLimiter implements RateLimiter {
     return this.run(steps, whenUnavailable)
   }
 
-  async refund(key: string, capacity: number): Promise<void> {
+  async refund(key: string, capacity: number): Promise<TakeResult> {
     try {
-      await this.call([{ key, capacity, op: 'refund' }])
+      const reply = await this.call([{ key, capacity, op: 'refund' }])
+      return bucketResult(Number(reply[1]), capacity, this.windowMs, true)
     } catch {
       // The take may have gone to the local bucket; giving one back there never overfills it.
-      this.fallback.refund(key, capacity)
+      return this.fallback.refund(key, capacity)
     }
   }
 

@@ -18,6 +18,15 @@ describe('refund', () => {
     expect(again.remaining).toBe(0)
   })
 
+  test('answers the bucket after the refund, as the headers of a 304 show it', () => {
+    const buckets = new TokenBuckets(new ManualClock())
+    buckets.take('k', 3)
+    const taken = buckets.take('k', 3)
+    expect(taken.remaining).toBe(1)
+    expect(buckets.refund('k', 3)).toEqual({ ...taken, remaining: 2, resetSeconds: 20 })
+    expect(buckets.refund('k', 3)).toMatchObject({ allowed: true, remaining: 3, resetSeconds: 0 })
+  })
+
   test('never fills a bucket past its capacity', () => {
     const buckets = new TokenBuckets(new ManualClock())
     buckets.take('k', 2)

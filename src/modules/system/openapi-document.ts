@@ -13,6 +13,7 @@
  * - an operationId on every operation (operation-id.ts) and `security: []` on public ones.
  */
 import { toOpenAPISchema } from '@elysiajs/openapi'
+import { documentConditionalGets } from '../../http/conditional-get-openapi'
 import { ErrorEnvelope } from '../../http/envelope'
 import { deriveOperationId } from './operation-id'
 import { publishedSchema } from './published-schema'
@@ -70,7 +71,7 @@ export function publishDocument(documentation: Documentation, generated: JsonObj
   for (const [name, schema] of Object.entries((generated.components?.schemas ?? {}) as Record<string, unknown>)) schemas[name] = publishedSchema(schema)
   schemas[ERROR_SCHEMA_NAME] = { ...(publishedSchema(ErrorEnvelope) as JsonObject), description: 'The envelope of every error answer.' }
 
-  return {
+  const document = {
     openapi: '3.1.1',
     info: documentation.info,
     ...(documentation.servers ? { servers: documentation.servers } : {}),
@@ -78,6 +79,10 @@ export function publishDocument(documentation: Documentation, generated: JsonObj
     paths,
     components: { ...documentation.components, schemas },
   }
+  // What the pipeline adds to whole classes of operations, said once for all of them: conditional
+  // reads on every token GET (the auth plugin's ETag, If-None-Match and 304).
+  documentConditionalGets(document as Parameters<typeof documentConditionalGets>[0])
+  return document
 }
 
 function publishOperation(method: string, path: string, operation: JsonObject, route: RouteInfo | undefined, errorShape: string): JsonObject {
