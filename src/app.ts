@@ -17,6 +17,7 @@ import { Authenticator, type Principal } from './http/authenticator'
 import { createClientAddress } from './http/client-address'
 import type { ModuleDeps } from './http/deps'
 import { CORS_HEADERS, PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
+import { Idempotency } from './http/idempotency'
 import { canonicalUrl } from './http/legacy-url'
 import { createPlatformPlugin, errorResponse } from './http/platform'
 import { routableRequest } from './http/request-target'
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps) {
   const limiter = deps.limiter ?? buckets
   const usage = new UsageCounter(store, clock)
   const authenticator = new Authenticator(store, clock)
+  const idempotency = new Idempotency({ store, clock, logger, ttlSeconds: config.idempotencyTtl })
   const auth = createAuthPlugin({
     authenticator,
     buckets: limiter,
@@ -96,6 +98,7 @@ export function createApp(deps: AppDeps) {
     authFailuresPerMinute: config.authFailuresPerMinute,
     clientIp: (req) => clientIps.get(req) ?? 'unknown',
     onPrincipal: (req, p) => principals.set(req, p),
+    idempotency,
   })
   const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
   const metrics = deps.metrics ?? createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
@@ -103,7 +106,7 @@ export function createApp(deps: AppDeps) {
   const lifecycle: Lifecycle = { draining: false }
   const clientIp = (req: Request) => clientIps.get(req) ?? 'unknown'
   const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics, fanout: deps.fanout })
-  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp }
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp, idempotency }
   const realtime = createWebSocketGateway({ config, store, clock, buckets: limiter, chat, authenticator })
   const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })
 
@@ -170,8 +173,21 @@ export function createApp(deps: AppDeps) {
       if (canonical) req = new Request(canonical, req)
     }
     clientIps.set(req, ip)
-    const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
+    const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await answer(req)
     return finish(request, req, response, started, ip)
+  }
+
+  /** The API's answer; stored with the request's Idempotency-Key when it claimed one (src/http/idempotency.ts). */
+  async function answer(req: Request): Promise<Response> {
+    let response: Response
+    try {
+      response = await app.handle(req)
+    } catch (err) {
+      // No response to store: a retry must run again.
+      await idempotency.abandon(req)
+      throw err
+    }
+    return idempotency.finish(req, response)
   }
 
   /**

@@ -12,6 +12,7 @@ import type { TakeResult } from '../ratelimit/token-bucket'
 import type { RateLimiter } from '../shared/rate-limit'
 import type { Authenticator, Principal } from './authenticator'
 import { rejectMalformed } from './body'
+import type { Idempotency } from './idempotency'
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -26,6 +27,8 @@ export interface AuthDeps {
   clientIp: (request: Request) => string
   /** Records the principal of a request for the access log. */
   onPrincipal?: (request: Request, principal: Principal) => void
+  /** Idempotency-Key claims, checked once the caller is admitted (absent: the header is ignored). */
+  idempotency?: Idempotency
 }
 
 /** Routes a publishable key (`pk_...`) may call: "METHOD /route/pattern". */
@@ -259,6 +262,9 @@ export function createAuthPlugin(deps: AuthDeps) {
     const found = authenticateRequest(deps, request, (query as Record<string, unknown>).token, route, set.headers)
     // A cached credential answers without a promise: no extra turn for it.
     const principal = found instanceof Promise ? await found : found
+    // Authenticated and counted first, then the key (a replay costs a request), then validation.
+    const claiming = deps.idempotency?.check(request, set.headers, principal.siteId, principal.kind)
+    if (claiming !== undefined) await claiming
     rejectMalformed(body)
     return { principal }
   })

@@ -8,6 +8,7 @@ import webhooks from './003-webhooks'
 import chat from './004-chat'
 import dashboard from './005-dashboard'
 import webhookRetention from './006-webhook-retention'
+import idempotency from './007-idempotency'
 
 /** One schema version, with its SQL for each engine (the same tables, columns and indexes). */
 export interface Migration {
@@ -19,4 +20,4 @@ export interface Migration {
   postgres: string
 }
 
-export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard, webhookRetention]
+export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard, webhookRetention, idempotency]
