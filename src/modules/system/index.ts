@@ -6,6 +6,7 @@ import { Envelope, ok } from '../../http/envelope'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from '../../http/headers'
 import { VERSION } from '../../version'
 import { serveFile } from '../assets'
+import { documentIdempotency } from './idempotency-doc'
 import { REFERENCE_HEADERS, REFERENCE_PATH, REFERENCE_SCRIPT_PATH, referencePage, SPEC_PATH, scalarBundle, scalarScript } from './reference-page'
 
 /** What `/healthz` answers in `data`. */
@@ -52,7 +53,7 @@ const API_TITLE = 'mlc API'
  * embedded copy (see reference-page.ts).
  */
 export function openapiModule(publicUrl: string) {
-  return openapi({
+  const spec = openapi({
     path: REFERENCE_PATH,
     specPath: SPEC_PATH,
     provider: null,
@@ -86,6 +87,12 @@ export function openapiModule(publicUrl: string) {
       },
     },
   })
+  // Before the plugin, so this (local) hook wraps its document route: see idempotency-doc.ts.
+  return new Elysia()
+    .onAfterHandle(({ path, responseValue }) => {
+      if (path === SPEC_PATH) documentIdempotency(responseValue)
+    })
+    .use(spec)
     .get(
       REFERENCE_PATH,
       async ({ set }) => {
