@@ -82,11 +82,13 @@ export function replayResponse(row: IdempotencyRow, headers: Record<string, unkn
 }
 
 /** SHA-256 (hex) of what makes two requests the same: method, path with query, `extra` and the raw body. */
-export function fingerprintOf(request: Request, extra: string): string {
-  return new Bun.CryptoHasher('sha256')
-    .update(`${request.method}\n${pathAndQuery(request.url)}\n${extra}\n`)
-    .update(rawBodyOf(request))
-    .digest('hex')
+export function fingerprint(method: string, target: string, extra: string, body: string): string {
+  return new Bun.CryptoHasher('sha256').update(`${method}\n${target}\n${extra}\n`).update(body).digest('hex')
+}
+
+/** The fingerprint of a request whose body `parseBody` read. */
+function fingerprintOf(request: Request, extra: string): string {
+  return fingerprint(request.method, pathAndQuery(request.url), extra, rawBodyOf(request))
 }
 
 export interface IdempotencyDeps {
