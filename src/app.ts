@@ -173,21 +173,17 @@ export function createApp(deps: AppDeps) {
       if (canonical) req = new Request(canonical, req)
     }
     clientIps.set(req, ip)
-    const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await answer(req)
-    return finish(request, req, response, started, ip)
-  }
-
-  /** The API's answer; stored with the request's Idempotency-Key when it claimed one (src/http/idempotency.ts). */
-  async function answer(req: Request): Promise<Response> {
     let response: Response
     try {
-      response = await app.handle(req)
+      response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
     } catch (err) {
-      // No response to store: a retry must run again.
+      // No response to store for the request's Idempotency-Key: a retry must run again.
       await idempotency.abandon(req)
       throw err
     }
-    return idempotency.finish(req, response)
+    // Stored with the request's Idempotency-Key first when it claimed one (src/http/idempotency.ts).
+    const answered = idempotency.finish(req, response)
+    return finish(request, req, answered instanceof Response ? answered : await answered, started, ip)
   }
 
   /**

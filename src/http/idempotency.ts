@@ -11,7 +11,7 @@
  * the handler. The front (src/app.ts) passes every response through `finish`, which stores the
  * outcome of a request holding a claim (validation errors included) before it leaves, or drops
  * the claim when the outcome must not be stored. A request without the header costs one header
- * lookup here and one WeakMap lookup in `finish`.
+ * lookup here (one more in the body parser, for writes) and one WeakMap lookup in `finish`.
  *
  * The claim is a row with a unique key, so it holds across instances on one PostgreSQL database
  * and across restarts. A claim older than CLAIM_LEASE_MS is taken to be abandoned by a crash and
@@ -113,13 +113,21 @@ export class Idempotency {
    * instead (400 for a malformed key, the replay, 422, 409). Undefined, at once, when the request
    * has no key or is not a write. `scope` separates credentials of one site (API tokens,
    * publishable keys, each widget visitor); `extra` is hashed with the request (what identifies
-   * the caller beyond the scope, e.g. an identity token sent as a header).
+   * the caller beyond the scope, e.g. an identity token sent as a header). Either may be a
+   * function, called only when the request has a key: requests without one pay nothing for them.
    */
-  check(request: Request, headers: Record<string, unknown>, siteId: number, scope: string, extra = ''): Promise<void> | undefined {
+  check(
+    request: Request,
+    headers: Record<string, unknown>,
+    siteId: number,
+    scope: string | (() => string),
+    extra: string | (() => string) = '',
+  ): Promise<void> | undefined {
     if (!IDEMPOTENT_METHODS.has(request.method)) return undefined
     const key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if (key === null) return undefined
-    return this.claim(request, headers[REQUEST_ID_HEADER] as string, siteId, scope, key, extra)
+    const requestId = headers[REQUEST_ID_HEADER] as string
+    return this.claim(request, requestId, siteId, typeof scope === 'string' ? scope : scope(), key, typeof extra === 'string' ? extra : extra())
   }
 
   private async claim(request: Request, requestId: string, siteId: number, scope: string, key: string, extra: string): Promise<void> {
@@ -159,10 +167,14 @@ export class Idempotency {
    * that fails is logged and the response still sent: the claim is dropped if it can be, else it
    * lapses after the lease.
    */
-  async finish(request: Request, response: Response): Promise<Response> {
+  finish(request: Request, response: Response): Response | Promise<Response> {
     const held = this.claims.get(request)
     if (held === undefined) return response
     this.claims.delete(request)
+    return this.record(held, response)
+  }
+
+  private async record(held: Held, response: Response): Promise<Response> {
     const status = response.status
     if (status >= 500 || status === 429) {
       await this.release(held)

@@ -41,8 +41,8 @@ export function widgetModule(deps: ModuleDeps) {
           request,
           set.headers,
           caller.site.id,
-          idempotencyScopeOf(caller),
-          request.headers.get(IDENTITY_TOKEN_HEADER) ?? '',
+          () => idempotencyScopeOf(caller),
+          () => request.headers.get(IDENTITY_TOKEN_HEADER) ?? '',
         )
         if (claiming !== undefined) await claiming
         return { caller }
