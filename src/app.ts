@@ -17,6 +17,7 @@ import { Authenticator } from './http/authenticator'
 import { createClientAddress } from './http/client-address'
 import type { ModuleDeps } from './http/deps'
 import { CORS_HEADERS, PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/headers'
+import { Idempotency } from './http/idempotency'
 import { canonicalUrl } from './http/legacy-url'
 import { createPlatformPlugin, errorResponse } from './http/platform'
 import { attachClientAddress, attachPrincipal, clientAddressOf, principalOf } from './http/request-state'
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps) {
   const limiter = deps.limiter ?? buckets
   const usage = new UsageCounter(store, clock)
   const authenticator = new Authenticator(store, clock)
+  const idempotency = new Idempotency({ store, clock, logger, ttlSeconds: config.idempotencyTtl })
   const auth = createAuthPlugin({
     authenticator,
     buckets: limiter,
@@ -97,6 +99,7 @@ export function createApp(deps: AppDeps) {
     authFailuresPerMinute: config.authFailuresPerMinute,
     clientIp: clientAddressOf,
     onPrincipal: attachPrincipal,
+    idempotency,
   })
   const webhooks = deps.webhooks ?? createIdleDispatcher(store, clock)
   const metrics = deps.metrics ?? createPlatformMetrics({ commit: COMMIT, startedMs: clock.now() })
@@ -104,7 +107,7 @@ export function createApp(deps: AppDeps) {
   const lifecycle: Lifecycle = { draining: false }
   const clientIp = clientAddressOf
   const chat = createChatContext({ config, store, clock, logger, wakeWebhooks: () => webhooks.wake(), metrics, fanout: deps.fanout })
-  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp }
+  const moduleDeps: ModuleDeps = { config, store, clock, logger, auth, buckets: limiter, usage, webhooks, metrics, chat, clientIp, idempotency }
   const realtime = createWebSocketGateway({ config, store, clock, buckets: limiter, chat, authenticator })
   const dashboard = createDashboard({ ...moduleDeps, publicUrl: publicUrlOf(config) })
 
@@ -174,11 +177,20 @@ export function createApp(deps: AppDeps) {
       if (canonical) req = new Request(canonical, req)
     }
     attachClientAddress(req, ip)
-    const response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
+    let response: Response
+    try {
+      response = isDashboardUrl(req.url) ? await dashboard.handle(req, ip) : await app.handle(req)
+    } catch (err) {
+      // No response to store for the request's Idempotency-Key: a retry must run again.
+      await idempotency.abandon(req)
+      throw err
+    }
     // Elysia answers HEAD through the GET route with Content-Length set to that answer's body: on a
     // 304 it would be 0, not the length of the 200 it stands for (RFC 9110 8.6), so it goes.
     if (req.method === 'HEAD' && response.status === 304) response.headers.delete('content-length')
-    return finish(request, req, response, started, ip)
+    // Stored with the request's Idempotency-Key first when it claimed one (src/http/idempotency.ts).
+    const answered = idempotency.finish(req, response)
+    return finish(request, req, answered instanceof Response ? answered : await answered, started, ip)
   }
 
   /**

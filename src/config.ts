@@ -119,6 +119,14 @@ export const OPTIONS = {
     max: 1_000_000,
     help: 'failed authentications allowed per client IP per minute',
   },
+  idempotencyTtl: {
+    env: 'MLC_IDEMPOTENCY_TTL',
+    kind: 'int',
+    default: '86400',
+    min: 60,
+    max: 2_592_000,
+    help: 'seconds an Idempotency-Key and the response stored with it are kept (24 h); a retry within them answers that response',
+  },
   webhookTimeoutMs: {
     env: 'MLC_WEBHOOK_TIMEOUT_MS',
     kind: 'int',

@@ -60,6 +60,25 @@ export class ConflictError extends ApiError {
   }
 }
 
+/** 409: a request with the same Idempotency-Key is still running; retry after a second. */
+export class IdempotencyInFlightError extends ApiError {
+  constructor() {
+    super(409, 'conflict', 'A request with this Idempotency-Key is still being processed; retry in a second.', 'Idempotency-Key', { 'retry-after': '1' })
+  }
+}
+
+/** 422: an Idempotency-Key reused for a different request (method, path or body). */
+export class IdempotencyMismatchError extends ApiError {
+  constructor() {
+    super(
+      422,
+      'idempotency_mismatch',
+      'This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request.',
+      'Idempotency-Key',
+    )
+  }
+}
+
 /** 413: body over the limit. */
 export class PayloadTooLargeError extends ApiError {
   constructor(limitBytes: number) {

@@ -15,6 +15,7 @@ import { StorageUnavailableError } from './db/errors'
 import { openStore } from './db/open-store'
 import type { Store, TxStore } from './db/store'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './http/headers'
+import { pruneIdempotencyKeys } from './http/idempotency-retention'
 import type { SocketData } from './http/websocket'
 import { createLogger, type Logger } from './log'
 import { createPlatformMetrics } from './metrics/platform'
@@ -203,6 +204,16 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       .catch((err) => logger.error('webhook history pruning failed; will retry', { error: String(err) }))
   const firstPrune = setTimeout(pruneHistory, 60_000)
   const pruneTimer = setInterval(pruneHistory, PRUNE_INTERVAL_MS)
+  // Idempotency-Keys past MLC_IDEMPOTENCY_TTL go on the same schedule (an expired key is unused already).
+  const pruneKeys = () =>
+    store
+      .once('idempotency-retention', clock.now(), jobInterval(PRUNE_INTERVAL_MS), async () => {
+        const pruned = await pruneIdempotencyKeys(store, clock, config.idempotencyTtl)
+        if (pruned > 0) logger.info('pruned idempotency keys', { keys: pruned, ttl_seconds: config.idempotencyTtl })
+      })
+      .catch((err) => logger.error('idempotency key pruning failed; will retry', { error: String(err) }))
+  const firstKeyPrune = setTimeout(pruneKeys, 60_000)
+  const keyPruneTimer = setInterval(pruneKeys, PRUNE_INTERVAL_MS)
   // Agents' sockets stop listening within a second of their token's revocation.
   // A check that finds storage unavailable is tried again a second later.
   const socketCheckTimer = setInterval(async () => {
@@ -305,6 +316,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
       clearInterval(sweepTimer)
       clearTimeout(firstPrune)
       clearInterval(pruneTimer)
+      clearTimeout(firstKeyPrune)
+      clearInterval(keyPruneTimer)
       clearInterval(socketCheckTimer)
       app.realtime.closeAll()
       // Stop accepting and finish requests in flight; connections still busy after the grace

@@ -804,7 +804,7 @@ export interface components {
             /** @constant */
             ok: false;
             error: {
-                /** @description bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, payload_too_large, rate_limited, internal_error, unavailable */
+                /** @description bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, payload_too_large, idempotency_mismatch, rate_limited, internal_error, unavailable */
                 code: string;
                 message: string;
                 request_id: string;
@@ -1090,7 +1090,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1107,6 +1110,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1125,6 +1132,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1134,6 +1145,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1143,15 +1158,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1161,6 +1184,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1266,7 +1306,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1277,6 +1320,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1295,6 +1342,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1304,6 +1355,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1313,6 +1368,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1322,6 +1381,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1344,7 +1433,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1363,6 +1455,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1381,6 +1477,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1390,6 +1490,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1399,6 +1503,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1408,15 +1516,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1426,6 +1542,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1530,7 +1663,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1554,6 +1690,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1584,6 +1724,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1593,6 +1737,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1602,15 +1750,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1620,6 +1776,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1736,7 +1909,10 @@ export interface operations {
                 token?: string;
                 action?: "rotate_secret" | "test";
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1747,6 +1923,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1799,6 +1979,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1808,6 +1992,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1817,6 +2005,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1826,15 +2018,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1844,6 +2044,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1866,7 +2083,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1877,6 +2097,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1895,6 +2119,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1904,6 +2132,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1913,6 +2145,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1922,6 +2158,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1944,7 +2210,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -1971,6 +2240,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1999,6 +2272,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2008,6 +2285,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2017,6 +2298,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2026,6 +2311,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2035,6 +2337,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2268,7 +2587,10 @@ export interface operations {
                 token?: string;
                 action?: "retry";
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2279,6 +2601,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2308,6 +2634,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2317,6 +2647,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2326,6 +2660,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2335,15 +2673,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2690,7 +3049,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2719,6 +3081,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2753,6 +3119,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2787,6 +3157,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2796,6 +3170,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2805,6 +3183,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2814,6 +3209,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2837,7 +3249,10 @@ export interface operations {
                 token?: string;
                 key?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2846,6 +3261,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2864,6 +3283,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2873,6 +3296,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2882,6 +3309,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2891,6 +3322,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3027,7 +3488,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 key: string;
             };
@@ -3038,6 +3502,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3056,6 +3524,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3065,6 +3537,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3074,6 +3550,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3083,6 +3563,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3105,7 +3615,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3136,6 +3649,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3185,6 +3702,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3211,6 +3732,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3220,6 +3745,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3229,6 +3758,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3238,6 +3784,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3336,7 +3899,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3353,6 +3919,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3375,6 +3945,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3384,6 +3958,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3393,15 +3971,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3411,6 +3997,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3520,7 +4123,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3531,6 +4137,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3549,6 +4159,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3558,6 +4172,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3567,6 +4185,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3576,6 +4198,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3598,7 +4250,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3617,6 +4272,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3639,6 +4298,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3648,6 +4311,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3657,6 +4324,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3666,15 +4337,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3684,6 +4363,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3789,7 +4485,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3806,6 +4505,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3825,6 +4528,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3834,6 +4541,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3843,6 +4554,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3852,6 +4580,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3958,7 +4703,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3969,6 +4717,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3987,6 +4739,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3996,6 +4752,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4005,6 +4765,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4014,6 +4778,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4036,7 +4830,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -4055,6 +4852,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4074,6 +4875,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4083,6 +4888,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4092,6 +4901,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4101,6 +4914,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4110,6 +4940,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4207,7 +5054,10 @@ export interface operations {
                 token?: string;
                 action?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4216,6 +5066,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4238,6 +5092,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4247,6 +5105,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4256,6 +5118,36 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4278,7 +5170,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4293,6 +5188,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4321,6 +5220,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4330,6 +5233,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4339,6 +5246,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4348,6 +5272,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4460,7 +5401,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4476,6 +5420,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4498,6 +5446,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4507,6 +5459,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4516,6 +5472,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4525,6 +5498,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4643,7 +5633,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -4654,6 +5647,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4672,6 +5669,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4681,6 +5682,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4690,6 +5695,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4699,6 +5708,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4721,7 +5760,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -4739,6 +5781,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4761,6 +5807,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4770,6 +5820,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4779,6 +5833,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4788,6 +5846,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4797,6 +5872,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5029,7 +6121,10 @@ export interface operations {
                 token?: string;
                 action?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -5040,6 +6135,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5073,6 +6172,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5082,6 +6185,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5091,6 +6198,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5100,15 +6211,36 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5234,7 +6366,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5250,6 +6385,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5276,6 +6415,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5285,6 +6428,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5294,6 +6441,10 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5303,15 +6454,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5321,6 +6480,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5928,7 +7104,10 @@ export interface operations {
             query?: {
                 token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5944,6 +7123,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5963,6 +7146,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5972,6 +7159,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5981,6 +7172,23 @@ export interface operations {
             /** @description The token lacks the scope (or is a publishable key). */
             403: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5990,6 +7198,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6015,7 +7240,10 @@ export interface operations {
                 anonymous_id?: string;
                 visitor_key?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6037,6 +7265,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6062,6 +7294,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6071,6 +7307,23 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
+            409: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6080,6 +7333,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6271,7 +7541,10 @@ export interface operations {
                 anonymous_id?: string;
                 visitor_key?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6294,6 +7567,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6338,6 +7615,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6347,6 +7628,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6356,15 +7641,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6374,6 +7667,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6399,7 +7709,10 @@ export interface operations {
                 anonymous_id?: string;
                 visitor_key?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6423,6 +7736,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6447,6 +7764,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6456,6 +7777,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6465,15 +7790,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6483,6 +7816,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6508,7 +7858,10 @@ export interface operations {
                 anonymous_id?: string;
                 visitor_key?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6530,6 +7883,10 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6554,6 +7911,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6563,6 +7924,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6572,15 +7937,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6590,6 +7963,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6615,7 +8005,10 @@ export interface operations {
                 anonymous_id?: string;
                 visitor_key?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the first response (any status but 5xx and 429) is stored with the key for 24 hours (MLC_IDEMPOTENCY_TTL) and answered again to a retry with the same method, path and body, which changes nothing. Keys are per site and credential (each widget visitor has their own). A random UUID per logical request is a good key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6639,6 +8032,10 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6658,6 +8055,10 @@ export interface operations {
             /** @description Bad input; `param` names the field. */
             400: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6667,6 +8068,10 @@ export interface operations {
             /** @description Missing, unknown or revoked token. */
             401: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6676,15 +8081,23 @@ export interface operations {
             /** @description Unknown resource or id. */
             404: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Conflicts with stored state. */
+            /** @description Conflicts with stored state. Or: A request with the same Idempotency-Key is still running (`conflict`, Retry-After: 1). */
             409: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6694,6 +8107,23 @@ export interface operations {
             /** @description Body over 1 MiB. */
             413: {
                 headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Idempotency-Key was used for a different method, path or body (`idempotency_mismatch`, param `Idempotency-Key`). */
+            422: {
+                headers: {
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description On a replayed response: the request id of the request that produced it (the body carries the id of this request). */
+                    "Original-Request"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -2,7 +2,9 @@
  * The persisted outbox: every request is written to `mlc:outbox` before it is sent and removed
  * once the server has answered, so a failed send (offline, 5xx, 429, page closed mid-flight) is
  * retried on this page or the next one. Retries back off exponentially with jitter; a 429 holds
- * every send until its Retry-After. Event ids make replays harmless on the server.
+ * every send until its Retry-After. Every attempt of one request carries its id as the
+ * Idempotency-Key, so a retry of a request the server did handle answers the stored response and
+ * changes nothing (event ids make track replays harmless on their own too).
  */
 
 import { uid } from './ids'
@@ -78,7 +80,7 @@ async function attempt(item: Item, unload?: boolean): Promise<void> {
     const res = await fetch(url, {
       method: 'POST',
       keepalive: true,
-      headers: { [SENT_HEADERS.auth]: `Bearer ${credential}`, [SENT_HEADERS.type]: 'application/json' },
+      headers: { [SENT_HEADERS.auth]: `Bearer ${credential}`, [SENT_HEADERS.type]: 'application/json', [SENT_HEADERS.idem]: item.id },
       body,
     })
     const status = res.status

@@ -5,7 +5,7 @@
  */
 
 /** Request headers the SDK sends (must be allowed by the server's CORS preflight answer). */
-export const SENT_HEADERS = { auth: 'Authorization', type: 'Content-Type' } as const
+export const SENT_HEADERS = { auth: 'Authorization', type: 'Content-Type', idem: 'Idempotency-Key' } as const
 /** Request header the widget names the site with (must be allowed by the preflight too). */
 export const SITE_KEY_HEADER = 'X-MLC-Site-Key'
 /** Response header the SDK reads on a 429 (must be exposed to browsers by the server). */

@@ -2,9 +2,21 @@
  * The widget's client for the chat endpoints (`/v1/widget/...`): REST calls naming the site by its
  * publishable key (X-MLC-Site-Key) and the visitor by the anonymous id the session was opened
  * with, and the session's WebSocket with reconnection. Every call answers the envelope's `data`
- * or throws a ChatApiError with the server's message and status.
+ * or throws a ChatApiError with the server's message and status. A call that meets a network
+ * error, a 5xx, a 429 or a request still in flight is tried again a few times; each POST carries
+ * one Idempotency-Key for all its attempts, so a retry of a message the server did take answers
+ * what it answered then instead of sending the message twice.
  */
-import { PATHS, SITE_KEY_HEADER } from '../src/protocol'
+import { uid } from '../src/ids'
+import { PATHS, RETRY_AFTER_HEADER, SENT_HEADERS, SITE_KEY_HEADER } from '../src/protocol'
+
+/** Attempts of one call before its error is shown. */
+const ATTEMPTS = 3
+/** Longest wait between two attempts, whatever Retry-After says (the visitor is watching). */
+const MAX_WAIT_MS = 8000
+
+/** Worth another attempt: the server failed or asks to wait (429, or 409 with Retry-After: the same key still running). */
+const retryable = (res: Response) => res.status > 499 || res.status === 429 || (res.status === 409 && res.headers.has(RETRY_AFTER_HEADER))
 
 /** A chat message as the server shows it. */
 export interface ChatMessage {
@@ -51,6 +63,16 @@ export class ChatApiError extends Error {
   }
 }
 
+/** The envelope's `data`, or a ChatApiError with the server's message. */
+async function dataOf<T>(res: Response): Promise<T> {
+  let json: { ok?: boolean; data?: T; error?: { message?: string } } = {}
+  try {
+    json = await res.json()
+  } catch {}
+  if (!res.ok || !json.ok) throw new ChatApiError(json.error?.message || `HTTP ${res.status}`, res.status)
+  return json.data as T
+}
+
 /** Talks to one server as one site and one visitor (`anonId`, the credential every call carries). */
 export class ChatApi {
   constructor(
@@ -62,17 +84,23 @@ export class ChatApi {
   private async call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<T> {
     const url = new URL(this.base + PATHS.widgetSessions + path)
     if (method === 'GET') url.searchParams.set('anon_id', this.anonId)
-    const res = await fetch(url, {
-      method,
-      headers: { [SITE_KEY_HEADER]: this.siteKey, ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}) },
-      body: method === 'POST' ? JSON.stringify({ anon_id: this.anonId, ...body }) : undefined,
-    })
-    let json: { ok?: boolean; data?: T; error?: { message?: string } } = {}
-    try {
-      json = await res.json()
-    } catch {}
-    if (!res.ok || !json.ok) throw new ChatApiError(json.error?.message || `HTTP ${res.status}`, res.status)
-    return json.data as T
+    const post = method === 'POST'
+    // One key for every attempt of this call: the attempts are one logical request.
+    const headers: Record<string, string> = post
+      ? { [SITE_KEY_HEADER]: this.siteKey, [SENT_HEADERS.type]: 'application/json', [SENT_HEADERS.idem]: uid() }
+      : { [SITE_KEY_HEADER]: this.siteKey }
+    const payload = post ? JSON.stringify({ anon_id: this.anonId, ...body }) : undefined
+    for (let attempt = 1; ; attempt++) {
+      let res: Response | null = null
+      try {
+        res = await fetch(url, { method, headers, body: payload })
+      } catch (err) {
+        if (attempt >= ATTEMPTS) throw err
+      }
+      if (res && (!retryable(res) || attempt >= ATTEMPTS)) return dataOf<T>(res)
+      const asked = Number(res?.headers.get(RETRY_AFTER_HEADER)) * 1000
+      await new Promise((r) => setTimeout(r, Math.min(asked || 1000 * 2 ** (attempt - 1), MAX_WAIT_MS)))
+    }
   }
 
   /** Opens a chat; an identified visitor adds their key (and identity token, when the site verifies). */

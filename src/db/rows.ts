@@ -20,6 +20,7 @@ export type {
 } from './sqlite/chat'
 export type { StarterRepo, StarterRow } from './sqlite/conversation-starters'
 export type { HealthRepo } from './sqlite/health'
+export type { IdempotencyClaim, IdempotencyRepo, IdempotencyResponse, IdempotencyRow } from './sqlite/idempotency'
 export type { KbArticleRow, KbHit, KbRepo } from './sqlite/kb'
 export type { MetaRepo } from './sqlite/meta'
 export type { BucketRow, RateBucketRepo } from './sqlite/rate-buckets'

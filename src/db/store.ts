@@ -14,6 +14,7 @@ import type {
   AdminRepo,
   ChatRepo,
   HealthRepo,
+  IdempotencyRepo,
   KbRepo,
   MetaRepo,
   RateBucketRepo,
@@ -45,6 +46,8 @@ export interface Repositories {
   readonly siteIdentity: AsyncRepo<SiteIdentityRepo>
   readonly kb: AsyncRepo<KbRepo>
   readonly chat: AsyncRepo<ChatRepo>
+  /** Idempotency-Key claims and stored responses (src/http/idempotency.ts). */
+  readonly idempotency: AsyncRepo<IdempotencyRepo>
 }
 
 /** A store inside a transaction: the same repositories; a nested transaction is a savepoint. */

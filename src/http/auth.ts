@@ -14,6 +14,7 @@ import type { RateLimiter } from '../shared/rate-limit'
 import type { Authenticator, Principal } from './authenticator'
 import { rejectMalformed } from './body'
 import { ifNoneMatchHits, notModified, type ResponseSet, taggedBody } from './conditional-get'
+import type { Idempotency } from './idempotency'
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -28,6 +29,8 @@ export interface AuthDeps {
   clientIp: (request: Request) => string
   /** Records the principal of a request for the access log. */
   onPrincipal?: (request: Request, principal: Principal) => void
+  /** Idempotency-Key claims, checked once the caller is admitted (absent: the header is ignored). */
+  idempotency?: Idempotency
 }
 
 /** Routes a publishable key (`pk_...`) may call: "METHOD /route/pattern". */
@@ -295,6 +298,9 @@ export function createAuthPlugin(deps: AuthDeps) {
       const found = authenticateRequest(deps, request, (query as Record<string, unknown>).token, route, set.headers)
       // A cached credential answers without a promise: no extra turn for it.
       const principal = found instanceof Promise ? await found : found
+      // Authenticated and counted first, then the key (a replay costs a request), then validation.
+      const claiming = deps.idempotency?.check(request, set.headers, principal.siteId, principal.kind)
+      if (claiming !== undefined) await claiming
       rejectMalformed(body)
       return { principal }
     })

@@ -9,6 +9,7 @@ import type { UsageCounter } from '../modules/tokens/usage-counter'
 import type { RateLimiter } from '../shared/rate-limit'
 import type { WebhookDispatcher } from '../webhooks/dispatcher'
 import type { AuthPlugin } from './auth'
+import type { Idempotency } from './idempotency'
 
 export interface ModuleDeps {
   config: Config
@@ -27,4 +28,6 @@ export interface ModuleDeps {
   chat: ChatContext
   /** The client address of a request, as the server front saw it (for per-IP limits). */
   clientIp: (request: Request) => string
+  /** Idempotency-Key claims: the auth plugin checks them; routes with their own guard call `check` (see the widget). */
+  idempotency: Idempotency
 }

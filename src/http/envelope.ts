@@ -57,7 +57,7 @@ export const ErrorEnvelope = t.Object(
     error: t.Object({
       code: t.String({
         description:
-          'bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, payload_too_large, rate_limited, internal_error, unavailable',
+          'bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, payload_too_large, idempotency_mismatch, rate_limited, internal_error, unavailable',
       }),
       message: t.String(),
       request_id: t.String(),

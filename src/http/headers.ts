@@ -4,12 +4,17 @@
  */
 export const REQUEST_ID_HEADER = 'x-mlc-request-id'
 
+/** Request header naming a write for safe retries (src/http/idempotency.ts). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key'
+/** Response headers of an answer replayed for an Idempotency-Key: `true`, and the first request's id. */
+export const IDEMPOTENCY_RESPONSE_HEADERS = ['Idempotent-Replayed', 'Original-Request'] as const
+
 export const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit-Policy', 'RateLimit', 'Retry-After'] as const
 
 /** Headers every response carries so browsers may call the API with a bearer token. */
 export const CORS_HEADERS: Record<string, string> = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': ['X-MLC-Request-Id', ...RATE_LIMIT_HEADERS, 'ETag'].join(', '),
+  'access-control-expose-headers': ['X-MLC-Request-Id', ...RATE_LIMIT_HEADERS, 'ETag', ...IDEMPOTENCY_RESPONSE_HEADERS].join(', '),
 }
 
 /** Extra headers answering a CORS preflight. */

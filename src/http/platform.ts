@@ -10,6 +10,7 @@ import { redactUrl } from '../log'
 import { newRequestId } from '../random'
 import { parseBody } from './body'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
+import { IdempotentReplay, replayResponse } from './idempotency'
 import type { RouteTable } from './route-table'
 
 /** The error envelope as a Response, with the context's headers (request id, CORS, rate limit). */
@@ -54,6 +55,7 @@ export function createPlatformPlugin(deps: { logger: Logger; routes: () => Route
     .onError({ as: 'global' }, ({ code, error, set, request }) => {
       const requestId = (set.headers[REQUEST_ID_HEADER] as string | undefined) ?? newRequestId()
       set.headers[REQUEST_ID_HEADER] = requestId
+      if (error instanceof IdempotentReplay) return replayResponse(error.row, set.headers, requestId)
       let apiError: ApiError
       // Errors thrown while parsing arrive wrapped in Elysia's ParseError; ours sit in `cause`.
       const cause = (error as { cause?: unknown })?.cause

@@ -8,6 +8,7 @@ import webhooks from './003-webhooks'
 import chat from './004-chat'
 import dashboard from './005-dashboard'
 import webhookRetention from './006-webhook-retention'
+import idempotency from './007-idempotency'
 import events from './008-events'
 
 /** One schema version, with its SQL for each engine (the same tables, columns and indexes). */
@@ -20,4 +21,4 @@ export interface Migration {
   postgres: string
 }
 
-export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard, webhookRetention, events]
+export const MIGRATIONS: Migration[] = [core, visitors, webhooks, chat, dashboard, webhookRetention, idempotency, events]

@@ -13,6 +13,7 @@ import { openPostgres, type PostgresOptions } from './connection'
 import { createPostgresStarterRepo } from './conversation-starters'
 import { mappingPostgresErrors, withPostgresErrors } from './errors'
 import { createPostgresHealthRepo } from './health'
+import { createPostgresIdempotencyRepo } from './idempotency'
 import { createPostgresKbRepo } from './kb'
 import { createPostgresMetaRepo, type LocalBumps } from './meta'
 import { migratePostgres } from './migrate'
@@ -46,6 +47,7 @@ function repositoriesOver(sql: SQL, bumps: LocalBumps): Repositories {
     siteIdentity: withPostgresErrors(createPostgresSiteIdentityRepo(sql)),
     kb: withPostgresErrors(createPostgresKbRepo(sql)),
     chat: withPostgresErrors(createPostgresChatRepo(sql)),
+    idempotency: withPostgresErrors(createPostgresIdempotencyRepo(sql)),
   } as Repositories
 }
 

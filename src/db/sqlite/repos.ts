@@ -8,6 +8,7 @@ import { withBusyTimeout } from './busy-timeout'
 import { createChatRepo } from './chat'
 import { createStarterRepo } from './conversation-starters'
 import { createHealthRepo } from './health'
+import { createIdempotencyRepo } from './idempotency'
 import { createKbRepo } from './kb'
 import { withLazyStatements } from './lazy-statements'
 import { createMetaRepo } from './meta'
@@ -43,6 +44,7 @@ export function createSqliteRepos(db: Database) {
     siteIdentity: createSiteIdentityRepo(lazy),
     kb: createKbRepo(lazy),
     chat: createChatRepo(lazy),
+    idempotency: createIdempotencyRepo(lazy),
     /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate()

@@ -53,6 +53,7 @@ export function sqliteStoreOver(db: Database, path: string, migrationsApplied: n
     siteIdentity: repos.siteIdentity,
     kb: repos.kb,
     chat: repos.chat,
+    idempotency: repos.idempotency,
   })
   let checkpointer: Checkpointer | null = null
   let closed = false

@@ -15,6 +15,7 @@
 import { toOpenAPISchema } from '@elysiajs/openapi'
 import { documentConditionalGets } from '../../http/conditional-get-openapi'
 import { ErrorEnvelope } from '../../http/envelope'
+import { documentIdempotency } from './idempotency-doc'
 import { deriveOperationId } from './operation-id'
 import { publishedSchema } from './published-schema'
 
@@ -80,8 +81,10 @@ export function publishDocument(documentation: Documentation, generated: JsonObj
     components: { ...documentation.components, schemas },
   }
   // What the pipeline adds to whole classes of operations, said once for all of them: conditional
-  // reads on every token GET (the auth plugin's ETag, If-None-Match and 304).
+  // reads on every token GET (the auth plugin's ETag, If-None-Match and 304), Idempotency-Key on
+  // every write (src/http/idempotency.ts).
   documentConditionalGets(document as Parameters<typeof documentConditionalGets>[0])
+  documentIdempotency(document)
   return document
 }
 

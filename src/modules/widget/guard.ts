@@ -85,6 +85,16 @@ async function siteOfKey(deps: WidgetGuardDeps, key: string, failKey: string): P
   return site
 }
 
+/**
+ * The Idempotency-Key scope of a widget caller: the visitor it names (anonymous id or visitor
+ * key), hashed so the column stays short whatever the body held. One visitor's keys never meet
+ * another's, so nobody replays another visitor's response.
+ */
+export function idempotencyScopeOf(caller: WidgetCaller): string {
+  const who = caller.anonId !== null ? `a:${caller.anonId}` : caller.visitorKey !== null ? `k:${caller.visitorKey}` : '-'
+  return `widget:${new Bun.CryptoHasher('sha256').update(who).digest('hex')}`
+}
+
 /** Authenticates and rate-limits a widget request; `fields` are its body and query together. */
 export async function authenticateWidget(
   deps: WidgetGuardDeps,

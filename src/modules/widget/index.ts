@@ -7,7 +7,7 @@ import { Elysia } from 'elysia'
 import type { ModuleDeps } from '../../http/deps'
 import { Envelope, ok, responses } from '../../http/envelope'
 import { IDENTITY_TOKEN_HEADER } from '../site-settings/model'
-import { authenticateWidget } from './guard'
+import { authenticateWidget, idempotencyScopeOf } from './guard'
 import {
   OpenedSession,
   OpenSessionBody,
@@ -34,7 +34,19 @@ export function widgetModule(deps: ModuleDeps) {
   return (
     new Elysia({ prefix: '/v1/widget' })
       // Local: applies to the widget routes only, before body validation (401 before 400).
-      .derive(async ({ request, body, query, set }) => ({ caller: await authenticateWidget(deps, request, { body, query }, set.headers) }))
+      .derive(async ({ request, body, query, set }) => {
+        const caller = await authenticateWidget(deps, request, { body, query }, set.headers)
+        // Keys are the visitor's own; an identity token sent as a header is part of the request it names.
+        const claiming = deps.idempotency.check(
+          request,
+          set.headers,
+          caller.site.id,
+          () => idempotencyScopeOf(caller),
+          () => request.headers.get(IDENTITY_TOKEN_HEADER) ?? '',
+        )
+        if (claiming !== undefined) await claiming
+        return { caller }
+      })
       .post(
         '/sessions',
         async ({ caller, body, request, set }) => {

@@ -34,6 +34,7 @@ describe.skipIf(!TEST_DATABASE_URL)('migratePostgres', () => {
         'conversation_starters',
         'feedback',
         'handoffs',
+        'idempotency_keys',
         'kb_articles',
         'kb_passages',
         'meta',
