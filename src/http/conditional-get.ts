@@ -14,6 +14,7 @@
  * request back to the rate limit when the answer is a 304.
  */
 import { REQUEST_ID_HEADER } from './headers'
+import { JsonTextResponse } from './spliced-envelope'
 
 /** What Bun's Response.json sends, so a tagged answer looks like every other one. */
 const JSON_TYPE = 'application/json;charset=utf-8'
@@ -85,13 +86,19 @@ export function ifNoneMatchHits(field: string, etag: string): boolean {
 
 /**
  * The body of a 200 envelope to a GET or HEAD, serialised once, with its ETag set on `set`;
- * undefined for anything else (another status, a Response, a non-envelope value), which Elysia
+ * undefined for anything else (another status, any other Response, a non-envelope value), which Elysia
  * answers as usual.
  */
 export function taggedBody(set: ResponseSet, value: unknown): string | undefined {
+  // The event feed's envelope, built around stored text: tagged as it is.
+  if (value instanceof JsonTextResponse) return set.status === 200 ? tag(set, value.jsonText) : undefined
   if (set.status !== 200 || value === null || typeof value !== 'object' || value.constructor !== Object) return undefined
   if ((value as { ok?: unknown }).ok !== true) return undefined
-  const json = JSON.stringify(value)
+  return tag(set, JSON.stringify(value))
+}
+
+/** Sets the ETag (and content type) of a serialised 200 envelope; answers the text. */
+function tag(set: ResponseSet, json: string): string {
   set.headers.etag = entityTagOf(json, set.headers[REQUEST_ID_HEADER] as string | undefined)
   set.headers['content-type'] = JSON_TYPE
   return json

@@ -14,8 +14,19 @@ const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
 
 type HeaderBag = { headers: Record<string, unknown> }
 
+/**
+ * A 200 envelope already serialised. A Response, so Elysia neither serialises nor checks it again;
+ * it keeps its text, so a GET's ETag (src/http/conditional-get.ts) is taken from it without
+ * reading the body back.
+ */
+export class JsonTextResponse extends Response {
+  constructor(readonly jsonText: string) {
+    super(jsonText, { headers: { 'content-type': JSON_CONTENT_TYPE } })
+  }
+}
+
 function json(text: string): Response {
-  return new Response(text, { headers: { 'content-type': JSON_CONTENT_TYPE } })
+  return new JsonTextResponse(text)
 }
 
 /** `ok(set, data)` as a Response, `dataJson` being the JSON text of `data`, used as is. */

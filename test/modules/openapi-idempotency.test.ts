@@ -23,7 +23,7 @@ describe('Idempotency-Key in the OpenAPI document', () => {
       expect({ path, method, params: keyParams(op).map((p) => [p.in, p.required]) }).toEqual({ path, method, params: [['header', false]] })
     }
     expect(writes.map((o) => `${o.method} ${o.path}`)).toEqual(
-      expect.arrayContaining(['post /v1/tags/', 'delete /v1/tags/{id}', 'post /v1/widget/sessions/{id}/messages']),
+      expect.arrayContaining(['post /v1/tags', 'delete /v1/tags/{id}', 'post /v1/widget/sessions/{id}/messages']),
     )
   })
 

@@ -287,6 +287,18 @@ describe('URL forms and the envelope', () => {
     expect(one.headers.get('x-mlc-request-id')).toBe((await one.json()).request_id)
   })
 
+  test('conditional reads: the feed and one event carry an ETag; If-None-Match with it answers 304 without a body', async () => {
+    for (const path of ['/v1/events?limit=2', `/v1/events/${ids[0]}`]) {
+      const first = await t.request('GET', path)
+      const etag = first.headers.get('etag') as string
+      expect(etag).toMatch(/^"[0-9a-f]{16}"$/)
+      const again = await t.request('GET', path, { headers: { 'if-none-match': etag } })
+      expect([path, again.status, await again.text()]).toEqual([path, 304, ''])
+      expect(again.headers.get('etag')).toBe(etag)
+      expect(again.headers.get('x-ratelimit-remaining')).toBe(first.headers.get('x-ratelimit-remaining'))
+    }
+  })
+
   test('the stored body is sent byte for byte, not parsed and written again', async () => {
     // A body as another writer may have stored it: escapes, number forms and spacing that a
     // JSON.parse + JSON.stringify round trip would all rewrite.
@@ -311,8 +323,8 @@ describe('the OpenAPI document', () => {
     const doc = await (await t.app.handle(new Request('http://localhost/v1/openapi.json'))).json()
     const list = (doc.paths['/v1/events'] ?? doc.paths['/v1/events/']).get
     const one = doc.paths['/v1/events/{id}'].get
-    expect(Object.keys(list.responses).sort()).toEqual(['200', '400', '401', '403', '429'])
-    expect(Object.keys(one.responses).sort()).toEqual(['200', '401', '403', '404', '429'])
+    expect(Object.keys(list.responses).sort()).toEqual(['200', '304', '400', '401', '403', '429'])
+    expect(Object.keys(one.responses).sort()).toEqual(['200', '304', '401', '403', '404', '429'])
     for (const op of [list, one]) {
       expect(op.tags).toEqual(['webhooks'])
       expect(op.security).toEqual([{ bearer: [] }])
