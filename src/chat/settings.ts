@@ -1,5 +1,6 @@
 /** A site's chat settings: stored values, else the defaults. */
 import type { Clock } from '../clock'
+import { chatSettingsLock } from '../db/lock-keys'
 import type { Repositories, Store } from '../db/store'
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS, type UpdateChatSettingsInput } from '../modules/chat-settings/model'
 
@@ -11,8 +12,10 @@ export async function chatSettings(store: Pick<Repositories, 'chat'>, siteId: nu
 
 /** Changes some of the site's chat settings; the others keep their values. */
 export async function updateChatSettings(store: Store, clock: Clock, siteId: number, input: UpdateChatSettingsInput): Promise<ChatSettings> {
-  // Read and write in one transaction, so a concurrent change of the other setting is not undone.
+  // Read and write in one transaction under the site's chat-settings lock, taken before the read,
+  // so a concurrent change of the other setting is not undone.
   const row = await store.transaction(async (tx) => {
+    await tx.lock(chatSettingsLock(siteId))
     const current = await chatSettings(tx, siteId)
     return tx.chat.saveSettings(siteId, input.max_bot_replies ?? current.max_bot_replies, input.min_confidence ?? current.min_confidence, clock.now())
   })

@@ -56,6 +56,26 @@ export interface TxStore extends Repositories {
   transaction<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
   /** Inside a transaction, the same as `transaction`. */
   grouped<T>(fn: (tx: TxStore) => Promise<T>): Promise<T>
+  /**
+   * Serialises the transactions that touch one thing: waits until no other transaction holds
+   * `key` (a name from ./lock-keys.ts), then holds it until this transaction commits or rolls
+   * back (taken inside a nested transaction that rolls back, PostgreSQL lets it go then). A read-modify-write (read the row, merge what a partial PATCH did not send, write the
+   * whole row back) or a count-then-insert limit takes the lock first, before its read, so two of
+   * them on the same resource cannot both read the old state: the second reads what the first
+   * committed. Without it, PostgreSQL at READ COMMITTED lets both read the old row and the second
+   * write silently undoes the first (a lost update answered 200), or lets two creates at the limit
+   * both pass.
+   *
+   * PostgreSQL: `pg_advisory_xact_lock` on a 64-bit hash of the key (postgres/advisory-lock.ts).
+   * It locks no row, so inserts referencing the resource (foreign keys take key-share row locks)
+   * and plain reads go on meanwhile, unlike `SELECT ... FOR UPDATE` of a parent row. Waiting counts
+   * against the statement timeout: a wait past it rejects with StorageUnavailableError (503).
+   * SQLite: nothing to do, the transaction already holds the database's one write lock.
+   *
+   * Take at most one key per transaction (or always in the same order): two transactions taking
+   * two keys in opposite orders deadlock, which PostgreSQL breaks by failing one of them.
+   */
+  lock(key: string): Promise<void>
 }
 
 /** The store a process opens once and passes down. */

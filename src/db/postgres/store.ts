@@ -8,6 +8,7 @@
 import type { SQL } from 'bun'
 import type { Repositories, Store, TxStore } from '../store'
 import { createPostgresAdminRepo } from './admins'
+import { lockInTransaction } from './advisory-lock'
 import { createPostgresChatRepo } from './chat'
 import { openPostgres, type PostgresOptions } from './connection'
 import { createPostgresStarterRepo } from './conversation-starters'
@@ -62,7 +63,10 @@ function txStoreOver(tx: SQL, bumps: LocalBumps): TxStore {
   const repos = repositoriesOver(tx, bumps)
   const nested = <T>(fn: (inner: TxStore) => Promise<T>): Promise<T> =>
     mappingPostgresErrors(() => (tx as SQL & { savepoint: (f: (sp: SQL) => Promise<T>) => Promise<T> }).savepoint((sp) => fn(txStoreOver(sp, bumps))))
-  return { ...repos, transaction: nested, grouped: nested }
+  // Held until the transaction ends; taken inside a savepoint, PostgreSQL drops it again if that
+  // savepoint rolls back (a released savepoint passes it on to the enclosing transaction).
+  const lock = (key: string): Promise<void> => mappingPostgresErrors(() => lockInTransaction(tx, key))
+  return { ...repos, transaction: nested, grouped: nested, lock }
 }
 
 /** Opens the pool, migrates (under the advisory lock) and returns the store. */

@@ -11,6 +11,7 @@
  */
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../async-repo'
+import { webhookSubscriptionLock } from '../lock-keys'
 import type {
   AttemptRecord,
   AttemptRow,
@@ -23,6 +24,7 @@ import type {
   SubscriptionRow,
   WebhookRepo,
 } from '../rows'
+import { lockInTransaction } from './advisory-lock'
 import { atomically } from './atomic'
 import { sqliteLimit } from './limit'
 import { allRows, bigintColumns, firstOrNull } from './rows'
@@ -352,7 +354,14 @@ export function createPostgresWebhookRepo(sql: SQL): AsyncRepo<WebhookRepo> {
         const gone = [...new Set(finished.filter((f) => f.gone).map((f) => f.subscriptionId))].sort((a, b) => a - b)
         // A 410 Gone locks its subscription before any delivery row: two claimers seeing the same
         // endpoint gone then queue on the subscription instead of deadlocking on each other's rows.
-        if (gone.length) await tx`SELECT id FROM webhook_subscriptions WHERE id = ANY(${gone}::bigint[]) ORDER BY id FOR NO KEY UPDATE`
+        // First the subscription's TxStore.lock (in id order, before any row lock), the one a PATCH
+        // takes before reading it: a PATCH in flight would otherwise write `active` back over the disable.
+        if (gone.length) {
+          const subs: { id: unknown; site_id: unknown }[] =
+            await tx`SELECT id, site_id FROM webhook_subscriptions WHERE id = ANY(${gone}::bigint[]) ORDER BY id`
+          for (const s of subs) await lockInTransaction(tx, webhookSubscriptionLock(Number(s.site_id), Number(s.id)))
+          await tx`SELECT id FROM webhook_subscriptions WHERE id = ANY(${gone}::bigint[]) ORDER BY id FOR NO KEY UPDATE`
+        }
         await recordAttempts(
           tx,
           finished.map((f) => f.record),

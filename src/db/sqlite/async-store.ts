@@ -7,7 +7,8 @@
  * with a store whose methods bypass the gate (they are the holder's), COMMIT or ROLLBACK, and
  * opens the gate. A transaction inside a transaction is a savepoint. `grouped(fn)` may share one
  * COMMIT with the writes arriving in the same event-loop turn (group commit); each keeps its own
- * savepoint, so one failing write undoes only itself.
+ * savepoint, so one failing write undoes only itself. `tx.lock(key)` is a no-op: the transaction
+ * already holds the write lock.
  */
 import type { Database, Statement } from 'bun:sqlite'
 import { withBusyTimeout } from './busy-timeout'
@@ -155,7 +156,10 @@ export function createAsyncSqlite<Repos extends Record<string, object>>(db: Data
     })
   }
 
-  const txExtras = { transaction: inSavepoint, grouped: inSavepoint }
+  // TxStore.lock: a transaction here began with BEGIN IMMEDIATE and holds the gate, so it already
+  // has the database's one write lock and no other transaction runs until it ends. Nothing to take.
+  const lock = (_key: string): Promise<void> => Promise.resolve()
+  const txExtras = { transaction: inSavepoint, grouped: inSavepoint, lock }
   Object.assign(inner, txExtras)
   Object.assign(outer, { transaction: (fn: (tx: never) => Promise<unknown>) => transaction(fn), grouped })
   return { outer, inner, gate, flushGroups, transaction }

@@ -1,5 +1,6 @@
 /** Conversation starters: the prompts the chat widget offers a new visitor, ordered by position. */
 import type { Clock } from '../../clock'
+import { siteStartersLock, starterLock } from '../../db/lock-keys'
 import type { StarterRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { BadRequestError, NotFoundError } from '../../errors'
@@ -30,9 +31,10 @@ export async function getStarter(store: Store, siteId: number, id: number): Prom
 /** Creates a starter; without a position it goes last. */
 export async function createStarter(store: Store, clock: Clock, siteId: number, input: CreateStarterInput): Promise<Starter> {
   const prompt = normalizePrompt(input.prompt)
-  // On PostgreSQL two concurrent creates may both read the same maximum and share a position;
-  // positions are not unique (the list orders by position, then id), so both land last.
+  // Under the site's starters lock, so two concurrent creates without a position do not read the
+  // same maximum: each lands after the other, as they would one after the other.
   return store.transaction(async (tx) => {
+    await tx.lock(siteStartersLock(siteId))
     const max = await tx.starters.maxPosition(siteId)
     const position = input.position ?? (max === null ? 0 : max + 1)
     return present(await tx.starters.insert(siteId, prompt, position, input.enabled ?? true, clock.now()))
@@ -41,8 +43,10 @@ export async function createStarter(store: Store, clock: Clock, siteId: number, 
 
 /** Changes a starter's prompt, position or enabled flag. */
 export async function updateStarter(store: Store, siteId: number, id: number, input: UpdateStarterInput): Promise<Starter> {
-  // Read and rewrite in one transaction, so a concurrent change of another field is not undone.
+  // Read and rewrite in one transaction under the starter's lock, taken before the read, so a
+  // concurrent change of another field is not undone.
   return store.transaction(async (tx) => {
+    await tx.lock(starterLock(siteId, id))
     const current = await tx.starters.get(siteId, id)
     if (!current) throw new NotFoundError(`No conversation starter with id ${id}.`, 'id')
     const row = await tx.starters.update(

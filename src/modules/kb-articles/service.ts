@@ -4,6 +4,7 @@ import { decodeIdCursor, encodeIdCursor } from '../../chat/paging'
 import { splitPassages } from '../../chat/passages'
 import { queryTerms } from '../../chat/retrieval'
 import { type Clock, isoUtc } from '../../clock'
+import { kbArticleLock } from '../../db/lock-keys'
 import type { KbArticleRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { BadRequestError, NotFoundError } from '../../errors'
@@ -59,7 +60,10 @@ export async function createKbArticle(store: Store, clock: Clock, siteId: number
 /** Changes an article's title or body. */
 export async function updateKbArticle(store: Store, clock: Clock, siteId: number, id: number, input: UpdateKbArticleInput): Promise<KbArticle> {
   return present(
+    // Read and rewrite under the article's lock, taken before the read: a concurrent change of the
+    // other field waits for this one's commit and is merged into it, not undone.
     await store.transaction(async (tx) => {
+      await tx.lock(kbArticleLock(siteId, id))
       const current = await tx.kb.get(siteId, id)
       if (!current) throw notFound(id)
       const title = input.title !== undefined ? clean(input.title, 'title') : current.title

@@ -1,6 +1,7 @@
 /** Segments of a site: CRUD, with membership re-evaluated for every visitor when a rule is set. */
 import { type Clock, isoUtc } from '../../clock'
 import { UniqueViolationError } from '../../db/errors'
+import { segmentLock } from '../../db/lock-keys'
 import type { SegmentRow } from '../../db/rows'
 import type { Repositories, Store, TxStore } from '../../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
@@ -81,6 +82,8 @@ export async function updateSegment(store: Store, clock: Clock, siteId: number, 
   const rule = input.rule === undefined ? undefined : checkRule(input.rule)
   const name = input.name === undefined ? undefined : normalizeName(input.name)
   return inSegmentTransaction(store, name, async (tx) => {
+    // Before the read: a concurrent rename or rule change waits, and is kept rather than undone.
+    await tx.lock(segmentLock(siteId, id))
     const current = await tx.segments.get(siteId, id)
     if (!current) throw new NotFoundError(`No segment with id ${id}.`, 'id')
     if (name !== undefined && name !== current.name && (await tx.segments.byName(siteId, name))) throw nameTaken(name)

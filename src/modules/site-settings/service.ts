@@ -4,6 +4,7 @@
  * rotation, and the verification itself (with `jose`).
  */
 import { errors as joseErrors, jwtVerify } from 'jose'
+import { siteLock } from '../../db/lock-keys'
 import type { Repositories, Store, TxStore } from '../../db/store'
 import { NotFoundError, UnauthorizedError } from '../../errors'
 import { randomSecret } from '../../random'
@@ -25,7 +26,7 @@ export async function getSiteSettings(store: Store, siteId: number): Promise<Sit
 }
 
 /** Rotates the identity secret: tokens signed with the old one stop verifying at once. Returns the new secret (shown once). */
-export async function rotateIdentitySecret(store: TxStore, siteId: number): Promise<SiteSettingsWithSecret> {
+export async function rotateIdentitySecret(store: Store | TxStore, siteId: number): Promise<SiteSettingsWithSecret> {
   await load(store, siteId)
   const secret = randomSecret('mlcid_', 32)
   const row = await store.siteIdentity.setSecret(siteId, secret)
@@ -39,10 +40,11 @@ export async function rotateIdentitySecret(store: TxStore, siteId: number): Prom
  */
 export async function updateSiteSettings(store: Store, siteId: number, input: UpdateSiteSettingsInput): Promise<SiteSettings & { identity_secret?: string }> {
   return store.transaction(async (tx) => {
+    // Under the site's lock, so of two requests turning verification on at once only the first
+    // creates a secret; the second waits and sees it. (The flag is still written before the secret
+    // is looked at, answering the row's current state.)
+    await tx.lock(siteLock(siteId))
     let row = await load(tx, siteId)
-    // The flag is written before the secret is looked at: the write locks the site's row until
-    // commit (PostgreSQL) and answers its current state, so of two requests turning verification
-    // on at once only the first creates a secret; the second sees it.
     if (input.identity_required !== undefined) row = (await tx.siteIdentity.setRequired(siteId, input.identity_required)) ?? row
     if (input.identity_required === true && row.identity_secret === null) return rotateIdentitySecret(tx, siteId)
     return present(row)

@@ -1,5 +1,6 @@
 /** Sites: create, update, list. Used by the CLI, the dashboard and first start. */
 import type { Clock } from '../../clock'
+import { siteLock } from '../../db/lock-keys'
 import type { SiteRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { BadRequestError, NotFoundError } from '../../errors'
@@ -43,8 +44,10 @@ export async function createSite(store: Store, clock: Clock, input: { name: stri
 
 /** Changes a site's plan, rate-limit override or name; running servers pick it up within a second. */
 export async function updateSite(store: Store, id: number, changes: { name?: string; plan?: string; rateLimit?: number | null }): Promise<SiteRow> {
-  // Read and rewrite in one transaction, so a concurrent update of another field is not undone.
+  // Read and rewrite in one transaction under the site's lock, taken before the read, so a
+  // concurrent update of another field is not undone.
   const updated = await store.transaction(async (tx) => {
+    await tx.lock(siteLock(id))
     const site = await tx.sites.byId(id)
     if (!site) throw new NotFoundError(`No site with id ${id}.`, 'id')
     if (changes.plan !== undefined) checkPlan(changes.plan)

@@ -1,6 +1,7 @@
 /** Tags of a site: plain functions over the tag repository. */
 import type { Clock } from '../../clock'
 import { UniqueViolationError } from '../../db/errors'
+import { tagLock } from '../../db/lock-keys'
 import type { TagRow } from '../../db/rows'
 import type { Store } from '../../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
@@ -37,8 +38,10 @@ export async function createTag(store: Store, clock: Clock, siteId: number, inpu
 export async function updateTag(store: Store, siteId: number, id: number, input: UpdateTagInput): Promise<Tag> {
   let name = ''
   try {
-    // Read and rewrite in one transaction, so a concurrent change of the other field is not undone.
+    // Read and rewrite in one transaction under the tag's lock, taken before the read: a concurrent
+    // PATCH of the other field waits for this one's commit, then merges into what it wrote.
     return await store.transaction(async (tx) => {
+      await tx.lock(tagLock(siteId, id))
       const current = await tx.tags.get(siteId, id)
       if (!current) throw new NotFoundError(`No tag with id ${id}.`, 'id')
       name = input.name !== undefined ? normalizeName(input.name) : current.name

@@ -200,7 +200,7 @@ async function absorbAnonymous(tx: Repositories, target: VisitorRow, anonKey: st
  * Signature: upsertVisitor(store or a transaction's tx, clock, siteId, { key, email?, name?, attributes?, anonymousId? })
  *   -> Promise<{ visitor (API shape), row (VisitorRow), created }>.
  */
-export async function upsertVisitor(store: TxStore, clock: Clock, siteId: number, input: UpsertVisitorInput): Promise<UpsertVisitorResult> {
+export async function upsertVisitor(store: Store | TxStore, clock: Clock, siteId: number, input: UpsertVisitorInput): Promise<UpsertVisitorResult> {
   const key = checkKey(input.key)
   const email = checkEmail(input.email)
   const name = checkName(input.name)

@@ -1,5 +1,6 @@
 /** The delivery log of a site's webhooks, and replay: plain functions over the webhook repository. */
 import { type Clock, isoUtc } from '../../clock'
+import { webhookSubscriptionLock } from '../../db/lock-keys'
 import type { AttemptRow, DeliveryRow } from '../../db/rows'
 import type { Repositories, Store } from '../../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
@@ -84,9 +85,11 @@ export async function getDelivery(deps: DeliveryDeps, siteId: number, id: string
 
 /** Re-queues a delivery (dead ones included) for an immediate attempt with the same event id. */
 export async function retryDelivery(deps: DeliveryDeps, siteId: number, id: string): Promise<Delivery> {
-  // The subscription's state is read in the transaction that requeues, so a deactivation is not passed by.
+  // The subscription's state is read in the transaction that requeues, under the subscription's
+  // lock (a PATCH deactivating it takes the same), so a deactivation is not passed by.
   const row = await deps.store.transaction(async (tx) => {
     const current = await mustGet(tx, siteId, id)
+    await tx.lock(webhookSubscriptionLock(siteId, current.subscription_id))
     const sub = await tx.webhooks.getSubscription(siteId, current.subscription_id)
     if (sub?.active !== 1) throw new ConflictError(`Webhook subscription ${current.subscription_id} is inactive; set active to true first.`, 'id')
     return tx.webhooks.requeueDelivery(siteId, id, deps.clock.now())

@@ -1,6 +1,7 @@
 /** Webhook subscriptions of a site: plain functions over the webhook repository. */
 import { type Clock, isoUtc } from '../../clock'
 import type { Config } from '../../config'
+import { siteWebhookSubscriptionsLock, webhookSubscriptionLock } from '../../db/lock-keys'
 import type { SubscriptionRow } from '../../db/rows'
 import type { Repositories, Store } from '../../db/store'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors'
@@ -113,9 +114,10 @@ export async function createSubscription(deps: SubscriptionDeps, siteId: number,
   const url = await checkWebhookUrl(deps.config, input.url)
   const secret = newWebhookSecret()
   const now = deps.clock.now()
-  // Counted in the transaction that inserts (SQLite runs creates one after the other; on
-  // PostgreSQL two concurrent creates at the limit can still both pass).
+  // Counted in the transaction that inserts, under the site's subscriptions lock: concurrent
+  // creates count one after the other, so at the limit exactly one passes.
   const row = await deps.store.transaction(async (tx) => {
+    await tx.lock(siteWebhookSubscriptionsLock(siteId))
     if ((await tx.webhooks.countSubscriptions(siteId)) >= MAX_SUBSCRIPTIONS_PER_SITE) throw tooMany()
     return tx.webhooks.insertSubscription(siteId, url, JSON.stringify(input.events), input.description?.trim() ?? '', secret, now)
   })
@@ -128,8 +130,10 @@ export async function updateSubscription(deps: SubscriptionDeps, siteId: number,
   await mustGet(deps.store, siteId, id)
   const checkedUrl = input.url !== undefined ? await checkWebhookUrl(deps.config, input.url) : undefined
   const now = deps.clock.now()
-  // The fields not sent are read in the transaction that writes, so a concurrent change is kept.
+  // The fields not sent are read in the transaction that writes, under the subscription's lock
+  // (also taken by a retry and by the worker disabling a gone endpoint), so a concurrent change is kept.
   const row = await deps.store.transaction(async (tx) => {
+    await tx.lock(webhookSubscriptionLock(siteId, id))
     const current = await tx.webhooks.getSubscription(siteId, id)
     if (!current) return null
     const active = input.active ?? current.active === 1

@@ -36,7 +36,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const tag = (s: TxStore, name: string) => s.tags.insert(siteId, name, '#000000', 0)
+const tag = (s: Store | TxStore, name: string) => s.tags.insert(siteId, name, '#000000', 0)
 /** Tag names as the store answers them (sorted). */
 const names = async () => (await store.tags.list(siteId)).map((t) => t.name).sort()
 /** Tag names committed to the file, as another connection reads them (sorted). */
