@@ -7,6 +7,12 @@
  * PostgreSQL (src/db/postgres/, with MLC_DATABASE_URL). Nothing above src/db/ knows which one
  * answers: no SQL, no driver error codes, no connection objects. Engine errors arrive as the
  * classes in ./errors.ts.
+ *
+ * Concurrency: SQLite runs one write transaction at a time; PostgreSQL runs many at READ COMMITTED,
+ * where a read-modify-write (merging a partial PATCH into the row it read, counting before an
+ * insert) can lose a concurrent change. Such a transaction calls `tx.lock(key)` first, with the
+ * resource's name from ./lock-keys.ts: transactions touching one resource then run one after the
+ * other on both engines, and the rest stay concurrent on PostgreSQL.
  */
 
 import type { AsyncRepo } from './async-repo'
