@@ -113,7 +113,8 @@ function publishResponse(response: JsonObject, errorShape: string): JsonObject {
     out.content = Object.fromEntries(
       Object.entries(out.content as Record<string, JsonObject>).map(([type, media]) => {
         const schema = publishedSchema(media.schema)
-        const isError = canonical(withoutDescription(schema)) === errorShape
+        // Only a schema with an `error` property can be the envelope: the others skip the comparison.
+        const isError = hasErrorProperty(schema) && canonical(withoutDescription(schema)) === errorShape
         return [type, { ...media, schema: isError ? { $ref: ERROR_REF } : schema }]
       }),
     )
@@ -164,6 +165,11 @@ function withoutDescription(schema: Json): Json {
 }
 
 /** JSON with object keys sorted, to compare schemas whatever order their keys were written in. */
+function hasErrorProperty(schema: Json): boolean {
+  const properties = schema !== null && typeof schema === 'object' && !Array.isArray(schema) ? schema.properties : undefined
+  return properties !== null && typeof properties === 'object' && !Array.isArray(properties) && 'error' in properties
+}
+
 function canonical(value: Json): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
   if (value && typeof value === 'object') {
