@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SQL } from 'bun'
 import type { AsyncRepo } from '../../../src/db/async-repo'
+import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import { migrate } from '../../../src/db/sqlite/migrate'
 import { databasePath, openDatabase } from '../../../src/db/sqlite/open'
 import { createSqliteRepos, type SqliteRepos } from '../../../src/db/sqlite/repos'
@@ -63,4 +64,12 @@ export async function expectSame<R>(sqlite: R, pg: R, script: (repos: R) => Prom
   const fromPg = await script(pg)
   expect(fromPg).toEqual(fromSqlite)
   return fromPg
+}
+
+/** Sites 1 ('one') and 2 ('two') in both engines: what per-site repositories are compared over. */
+export async function seedTwoSites(e: Engines): Promise<void> {
+  for (const sites of [asAsync(e.sqlite.sites), createPostgresSiteRepo(e.pg)]) {
+    await sites.insert('one', 'free', null, 'pk_one', 1000)
+    await sites.insert('two', 'free', null, 'pk_two', 1000)
+  }
 }

@@ -1,9 +1,8 @@
 /** The idempotency repository: PostgreSQL answers what SQLite answers. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createPostgresIdempotencyRepo } from '../../../src/db/postgres/idempotency'
-import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import type { IdempotencyClaim } from '../../../src/db/rows'
-import { asAsync, type Engines, expectSame, openEngines } from './engines'
+import { asAsync, type Engines, expectSame, openEngines, seedTwoSites } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 
 const claim = (over: Partial<IdempotencyClaim> = {}): IdempotencyClaim => ({
@@ -21,10 +20,7 @@ describe.skipIf(!TEST_DATABASE_URL)('idempotency keys on both engines', () => {
   let e: Engines
   beforeAll(async () => {
     e = await openEngines()
-    for (const sites of [asAsync(e.sqlite.sites), createPostgresSiteRepo(e.pg)]) {
-      await sites.insert('one', 'free', null, 'pk_one', 1000)
-      await sites.insert('two', 'free', null, 'pk_two', 1000)
-    }
+    await seedTwoSites(e)
   })
   afterAll(() => e?.close())
 

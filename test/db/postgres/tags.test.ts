@@ -1,18 +1,14 @@
 /** The tags repository: PostgreSQL answers what SQLite answers. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createPostgresSiteRepo } from '../../../src/db/postgres/sites'
 import { createPostgresTagRepo } from '../../../src/db/postgres/tags'
-import { asAsync, type Engines, openEngines, sameOnBoth } from './engines'
+import { asAsync, type Engines, openEngines, sameOnBoth, seedTwoSites } from './engines'
 import { TEST_DATABASE_URL } from './harness'
 
 describe.skipIf(!TEST_DATABASE_URL)('tags on both engines', () => {
   let e: Engines
   beforeAll(async () => {
     e = await openEngines()
-    for (const sites of [asAsync(e.sqlite.sites), createPostgresSiteRepo(e.pg)]) {
-      await sites.insert('one', 'free', null, 'pk_one', 1000)
-      await sites.insert('two', 'free', null, 'pk_two', 1000)
-    }
+    await seedTwoSites(e)
   })
   afterAll(() => e?.close())
 
