@@ -20,7 +20,7 @@ import { CORS_HEADERS, PREFLIGHT_HEADERS, REQUEST_ID_HEADER } from './http/heade
 import { Idempotency } from './http/idempotency'
 import { canonicalUrl } from './http/legacy-url'
 import { createPlatformPlugin, errorResponse } from './http/platform'
-import { attachClientAddress, attachPrincipal, clientAddressOf, principalOf } from './http/request-state'
+import { attachClientAddress, attachPrincipal, clientAddressOf, principalOf, requestIdOf } from './http/request-state'
 import { routableRequest } from './http/request-target'
 import { RouteTable } from './http/route-table'
 import { pathAndQuery, pathIs, pathStart } from './http/url-path'
@@ -226,7 +226,7 @@ export function createApp(deps: AppDeps) {
     if (status === 429) metrics.rateLimited.inc([resource])
     if (logger.enabled('info')) {
       logger.access({
-        request_id: response.headers.get(REQUEST_ID_HEADER),
+        request_id: requestIdOf(req) ?? response.headers.get(REQUEST_ID_HEADER),
         method: request.method,
         path: redactUrl(pathAndQuery(request.url)),
         status: response.status,

@@ -195,8 +195,11 @@ export async function interleaved<K extends string, V>(
   score: (v: V) => number,
 ): Promise<{ median: Record<K, V>; all: V[] }> {
   const results = {} as Record<K, V[]>
+  const keys = Object.keys(runs) as K[]
   for (let i = 0; i < rounds; i++) {
-    for (const key of Object.keys(runs) as K[]) {
+    // Every other round in reverse, so no run always follows the same one (a run right after
+    // another one pays for what that one left behind: dirty pages being written, a busy core).
+    for (const key of i % 2 === 0 ? keys : [...keys].reverse()) {
       const value = await runs[key](i)
       if (!results[key]) results[key] = []
       results[key].push(value)

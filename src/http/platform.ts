@@ -10,6 +10,7 @@ import { redactUrl } from '../log'
 import { newRequestId } from '../random'
 import { parseBody } from './body'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
+import { attachRequestId } from './request-state'
 import { IdempotentReplay, replayResponse } from './idempotency'
 import type { RouteTable } from './route-table'
 
@@ -47,8 +48,10 @@ function validationError(error: {
 export function createPlatformPlugin(deps: { logger: Logger; routes: () => RouteTable }) {
   const { logger } = deps
   return new Elysia({ name: 'mlc-platform' })
-    .onRequest(({ set }) => {
-      set.headers[REQUEST_ID_HEADER] = newRequestId()
+    .onRequest(({ set, request }) => {
+      const requestId = newRequestId()
+      set.headers[REQUEST_ID_HEADER] = requestId
+      attachRequestId(request, requestId)
       Object.assign(set.headers, CORS_HEADERS)
     })
     .onParse({ as: 'global' }, ({ request }) => parseBody(request))
