@@ -12,13 +12,13 @@ import { join } from 'node:path'
 const bin = (name: string) => `node_modules/.bin/${name}`
 const extra = process.argv.slice(2)
 
-/** Test files that run on whichever engine TEST_ENGINE names (they build apps/stores via the helpers). */
+/** Test files that run on whichever engine TEST_ENGINE names (they build apps/stores via the helpers, the webhook harness included). */
 function engineNeutralTests(dir = 'test'): string[] {
   const out: string[] = []
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) out.push(...engineNeutralTests(path))
-    else if (entry.name.endsWith('.test.ts') && /\b(createTestApp|openTestStore)\(/.test(readFileSync(path, 'utf8'))) out.push(`./${path}`)
+    else if (entry.name.endsWith('.test.ts') && /\b(createTestApp|createWebhookTestApp|openTestStore)\(/.test(readFileSync(path, 'utf8'))) out.push(`./${path}`)
   }
   return out.sort()
 }
