@@ -61,8 +61,7 @@ export async function benchApi(seconds: number): Promise<SectionResult> {
       ROUNDS,
       {
         base: () => load('bare Bun.serve (same bytes as GET tags)', baseline.url, { seconds: s }),
-        tags: (i) =>
-          counted(load('mlc GET /v1/tags (auth, rate limit, count; log at info)', `${mlc.url}/v1/tags`, { seconds: s, headers: auth(tokens, i) })),
+        tags: (i) => counted(load('mlc GET /v1/tags (auth, rate limit, count; log at info)', `${mlc.url}/v1/tags`, { seconds: s, headers: auth(tokens, i) })),
         tagsWarn: (i) => load('mlc GET /v1/tags, MLC_LOG_LEVEL=warn', `${quiet.url}/v1/tags`, { seconds: s, headers: auth(quietTokens, i) }),
         legacy: (i) =>
           counted(load('mlc GET /v1/api.ashx?resource=tags', `${other.url}/v1/api.ashx?resource=tags`, { seconds: s, headers: auth(otherTokens, i * 2) })),

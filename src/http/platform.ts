@@ -10,8 +10,8 @@ import { redactUrl } from '../log'
 import { newRequestId } from '../random'
 import { parseBody } from './body'
 import { CORS_HEADERS, REQUEST_ID_HEADER } from './headers'
-import { attachRequestId } from './request-state'
 import { IdempotentReplay, replayResponse } from './idempotency'
+import { attachRequestId } from './request-state'
 import type { RouteTable } from './route-table'
 
 /** The error envelope as a Response, with the context's headers (request id, CORS, rate limit). */
