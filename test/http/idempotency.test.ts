@@ -334,6 +334,31 @@ describe('scopes', () => {
   })
 })
 
+describe('erasure', () => {
+  test("a visitor's erasure deletes the stored responses that carry it: a retry runs again instead of replaying them", async () => {
+    const key = fresh()
+    const erased = { key: `erase-${n}`, name: 'Erin Erased', email: 'erin@example.com' }
+    expect((await t.request('POST', '/v1/visitors', { body: erased, headers: withKey(key) })).status).toBe(201)
+    expect((await t.store.idempotency.get(t.site1, 'token', key))?.response_body).toContain('erin@example.com')
+    expect((await t.call('DELETE', `/v1/visitors/${erased.key}`)).status).toBe(200)
+    expect(await t.store.idempotency.get(t.site1, 'token', key)).toBeNull()
+    const retried = await t.request('POST', '/v1/visitors', { body: erased, headers: withKey(key) })
+    expect(retried.status).toBe(201)
+    expect(retried.headers.get('idempotent-replayed')).toBeNull()
+  })
+
+  test("erasure leaves the other visitors' stored answers replayable", async () => {
+    const [a, b] = [fresh(), fresh()]
+    const gone = { key: `gone-${n}`, name: 'Gone' }
+    const stays = { key: `stays-${n}`, name: 'Stays' }
+    await t.request('POST', '/v1/visitors', { body: gone, headers: withKey(a) })
+    await t.request('POST', '/v1/visitors', { body: stays, headers: withKey(b) })
+    expect((await t.call('DELETE', `/v1/visitors/${gone.key}`)).status).toBe(200)
+    const replay = await t.request('POST', '/v1/visitors', { body: stays, headers: withKey(b) })
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+  })
+})
+
 describe('expiry', () => {
   test('past MLC_IDEMPOTENCY_TTL the key is free again, and the prune job deletes what expired', async () => {
     const app = await createTestApp({ MLC_IDEMPOTENCY_TTL: '3600' })

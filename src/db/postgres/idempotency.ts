@@ -35,6 +35,7 @@ export function createPostgresIdempotencyRepo(sql: SQL): AsyncRepo<IdempotencyRe
         await sql`DELETE FROM idempotency_keys
                   WHERE site_id = ${siteId} AND scope = ${scope} AND key = ${key} AND request_id = ${requestId} AND response_status IS NULL`
       ).count > 0,
+    forgetMentioning: async (siteId, text) => (await sql`DELETE FROM idempotency_keys WHERE site_id = ${siteId} AND strpos(response_body, ${text}) > 0`).count,
     prune: async (beforeMs, limit) =>
       (
         await sql`DELETE FROM idempotency_keys WHERE (site_id, scope, key) IN

@@ -57,6 +57,7 @@ export function createIdempotencyRepo(db: Database) {
   const release = db.query<never, [number, string, string, string]>(
     'DELETE FROM idempotency_keys WHERE site_id = ? AND scope = ? AND key = ? AND request_id = ? AND response_status IS NULL',
   )
+  const forget = db.query<never, [number, string]>('DELETE FROM idempotency_keys WHERE site_id = ? AND instr(response_body, ?) > 0')
   const prune = db.query<never, [number, number]>(
     `DELETE FROM idempotency_keys WHERE (site_id, scope, key) IN
        (SELECT site_id, scope, key FROM idempotency_keys WHERE created_ms < ? LIMIT ?)`,
@@ -78,6 +79,8 @@ export function createIdempotencyRepo(db: Database) {
       complete.run(response.status, response.type, response.body, siteId, scope, key, requestId).changes > 0,
     /** Deletes the claim `requestId` holds (its request failed in a way a retry should run again). */
     release: (siteId: number, scope: string, key: string, requestId: string) => release.run(siteId, scope, key, requestId).changes > 0,
+    /** Deletes a site's stored responses whose body contains `text` (a visitor's erasure); answers how many. */
+    forgetMentioning: (siteId: number, text: string) => forget.run(siteId, text).changes,
     /** Deletes up to `limit` keys first used before `beforeMs`; returns how many went. */
     prune: (beforeMs: number, limit: number) => prune.run(beforeMs, limit).changes,
   }

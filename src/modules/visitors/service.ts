@@ -273,6 +273,9 @@ export async function deleteVisitor(store: Store, siteId: number, key: string): 
     if (removed !== null) {
       await tx.chat.eraseVisitor(siteId, key)
       await eraseVisitorEvents(tx, siteId, key)
+      // Responses stored for Idempotency-Key replays that name the visitor (identify answers carry
+      // name, email, attributes) go too: a retry with such a key runs again instead of replaying them.
+      await tx.idempotency.forgetMentioning(siteId, JSON.stringify(key))
     }
     return removed
   })
