@@ -13,11 +13,8 @@
  * The auth plugin (src/http/auth.ts) runs this on every route that takes a token, and gives the
  * request back to the rate limit when the answer is a 304.
  */
-import { REQUEST_ID_HEADER } from './headers'
+import { JSON_CONTENT_TYPE, REQUEST_ID_HEADER } from './headers'
 import { JsonTextResponse } from './spliced-envelope'
-
-/** What Bun's Response.json sends, so a tagged answer looks like every other one. */
-const JSON_TYPE = 'application/json;charset=utf-8'
 
 /** Elysia's `set` of a request, as far as this file uses it. */
 export interface ResponseSet {
@@ -100,7 +97,7 @@ export function taggedBody(set: ResponseSet, value: unknown): string | undefined
 /** Sets the ETag (and content type) of a serialised 200 envelope; answers the text. */
 function tag(set: ResponseSet, json: string): string {
   set.headers.etag = entityTagOf(json, set.headers[REQUEST_ID_HEADER] as string | undefined)
-  set.headers['content-type'] = JSON_TYPE
+  set.headers['content-type'] = JSON_CONTENT_TYPE
   return json
 }
 

@@ -25,5 +25,8 @@ export const PREFLIGHT_HEADERS: Record<string, string> = {
   'access-control-max-age': '86400',
 }
 
+/** The content type of JSON bodies Bun serialises (`Response.json`); envelopes we build ourselves say the same. */
+export const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
+
 /** Largest request body accepted, in bytes (1 MiB). */
 export const MAX_BODY_BYTES = 1024 * 1024

@@ -8,9 +8,7 @@
  * response schema, which still describes it in the OpenAPI document.
  */
 import { requestIdOf } from './envelope'
-
-/** The content type Elysia gives the JSON it serialises itself. */
-const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
+import { JSON_CONTENT_TYPE } from './headers'
 
 type HeaderBag = { headers: Record<string, unknown> }
 

@@ -2,7 +2,7 @@
 import { Elysia, t } from 'elysia'
 import { BadRequestError } from '../../errors'
 import { Envelope, ok } from '../../http/envelope'
-import { CORS_HEADERS, REQUEST_ID_HEADER } from '../../http/headers'
+import { CORS_HEADERS, JSON_CONTENT_TYPE, REQUEST_ID_HEADER } from '../../http/headers'
 import { VERSION } from '../../version'
 import { serveFile } from '../assets'
 import { buildDocument, type Documentation, type RouteInfo } from './openapi-document'
@@ -21,7 +21,7 @@ export function healthData() {
 export function healthResponse(requestId: string, method: string): Response {
   const body = JSON.stringify(ok({ headers: { [REQUEST_ID_HEADER]: requestId } }, healthData()))
   return new Response(method === 'HEAD' ? null : body, {
-    headers: { ...CORS_HEADERS, 'content-type': 'application/json;charset=utf-8', [REQUEST_ID_HEADER]: requestId },
+    headers: { ...CORS_HEADERS, 'content-type': JSON_CONTENT_TYPE, [REQUEST_ID_HEADER]: requestId },
   })
 }
 
