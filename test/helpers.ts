@@ -143,3 +143,19 @@ export function expectError(res: { status: number; headers: Headers; body: any }
 }
 
 export { freePort } from '../scripts/free-port'
+
+/** Polls `fn` (which may answer a promise) until it gives a truthy value; throws after `ms`. */
+export async function until<T>(
+  fn: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  ms = 5000,
+  what = 'condition',
+  every = 10,
+): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await Bun.sleep(every)
+  }
+}

@@ -111,13 +111,4 @@ export async function newPage(browser: Browser): Promise<{ context: BrowserConte
   return { context, page, errors }
 }
 
-/** Polls `fn` until it returns a truthy value or `ms` pass. */
-export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await Bun.sleep(50)
-  }
-}
+export { until } from '../helpers'

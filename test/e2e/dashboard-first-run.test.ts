@@ -5,7 +5,7 @@
  */
 import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import { tempDir } from '../helpers'
+import { tempDir, until } from '../helpers'
 import { runCli, startServerProcess } from './server'
 
 const dir = tempDir()
@@ -40,8 +40,9 @@ test('first serve logs a one-time setup link; after an admin exists, none', asyn
   expect((await runCli(['admin', 'create', '--email', 'me@example.com', '--password', 'a good password'], { MLC_DATA_DIR: dir })).code).toBe(0)
   const second = await startServerProcess(dir)
   try {
-    await Bun.sleep(300)
-    expect(second.output()).toContain('"msg":"listening"')
+    // The setup link would be logged right after "listening" (src/server.ts): wait for that line.
+    await until(() => second.output().includes('"msg":"listening"'), 5000, 'the listening line')
+    await Bun.sleep(200)
     expect(second.output()).not.toContain('setup_url')
   } finally {
     expect(await second.stop()).toBe(0)

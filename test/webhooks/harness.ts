@@ -94,16 +94,7 @@ export async function createWebhookTestApp(env: Record<string, string> = {}, opt
   })
 }
 
-/** Polls `fn` (which may read the store, answering a promise) until it gives a truthy value; throws after `ms`. */
-export async function until<T>(fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(5)
-  }
-}
+export { until } from '../helpers'
 
 /** The product page's verify-webhook.js, loaded from its verbatim copy. */
 export const seedVerify: (rawBody: string, headerSig: string, secret: string) => boolean = require('./fixtures/verify-webhook.cjs')
