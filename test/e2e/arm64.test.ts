@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'bun'
 import { tempDir } from '../helpers'
-import { startServerProcess } from './server'
+import { startServerProcess, withoutSourceTree } from './server'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 const QEMU = ['/usr/bin/qemu-aarch64-static', '/usr/bin/qemu-aarch64'].find((p) => existsSync(p))
@@ -41,7 +41,7 @@ describe.skipIf(!canEmulate)('dist/mlc-linux-arm64 under emulation', () => {
 
   test('serves the API with a token from its own CLI, the embedded SDK, is ready, and stops on SIGTERM', async () => {
     const data = join(dir, 'data')
-    const server = await startServerProcess(data, { cmd: arm64('serve'), env: emptyEnv, startTimeoutMs: 60_000 })
+    const server = await startServerProcess(data, { cmd: withoutSourceTree(arm64('serve')), env: emptyEnv, startTimeoutMs: 60_000 })
     try {
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
       const created = spawnSync(arm64('token', 'create', '--site', '1', '--scopes', 'read', '--json', '--data-dir', data), { env: emptyEnv, cwd: dir })
@@ -63,5 +63,9 @@ describe.skipIf(!canEmulate)('dist/mlc-linux-arm64 under emulation', () => {
       expect(await server.stop()).toBe(0)
     }
     expect(server.output()).toContain('"msg":"stopped"')
+    // Its threads came from inside the binary: the source tree was hidden from it.
+    expect(server.output()).not.toContain('worker crashed')
+    expect(server.output()).not.toContain('thread unavailable')
+    expect(server.output()).not.toContain('access log written on the request thread')
   }, 120_000)
 })

@@ -21,7 +21,7 @@ import { enqueueEvent } from '../../src/webhooks/enqueue'
 import { freshPostgresDatabase, TEST_DATABASE_URL, type TestDatabase } from '../db/postgres/harness'
 import { freePort, tempDir } from '../helpers'
 import { TEST_REDIS_URL, testKeyPrefix } from '../shared/redis-server'
-import { type ServerProcess, startServerProcess } from './server'
+import { type ServerProcess, startServerProcess, withoutSourceTree } from './server'
 
 const NGINX = Bun.which('nginx') ?? (Bun.file('/usr/sbin/nginx').size > 0 ? '/usr/sbin/nginx' : null)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -74,8 +74,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !NGINX)('two binaries b
     }
     // Both start at once on the empty database: one migrates and creates site 1, the other waits.
     ;[one, two] = await Promise.all([
-      startServerProcess(join(dir, 'd1'), { cmd: [bin, 'serve'], env: { ...env, MLC_INSTANCE_ID: 'one' }, startTimeoutMs: 30_000 }),
-      startServerProcess(join(dir, 'd2'), { cmd: [bin, 'serve'], env: { ...env, MLC_INSTANCE_ID: 'two' }, startTimeoutMs: 30_000 }),
+      startServerProcess(join(dir, 'd1'), { cmd: withoutSourceTree([bin, 'serve']), env: { ...env, MLC_INSTANCE_ID: 'one' }, startTimeoutMs: 30_000 }),
+      startServerProcess(join(dir, 'd2'), { cmd: withoutSourceTree([bin, 'serve']), env: { ...env, MLC_INSTANCE_ID: 'two' }, startTimeoutMs: 30_000 }),
     ])
     // nginx on loopback: round robin over both, the upstream that answered in a header.
     const ng = join(dir, 'nginx')

@@ -14,6 +14,31 @@ export interface ServerProcess {
 
 const ROOT = new URL('../..', import.meta.url).pathname
 
+/**
+ * `cmd` in a mount namespace where the source tree is an empty folder, so a binary that reached
+ * for its source files (a worker thread, an asset) fails as it would on a user's machine. Needs
+ * `unshare -m` (root, as CI runs); elsewhere `cmd` runs as it is and says so on stderr.
+ */
+export function withoutSourceTree(cmd: string[]): string[] {
+  if (!canHideSource) {
+    console.warn('unshare -m is not allowed here: the binary runs beside its source tree')
+    return cmd
+  }
+  return [
+    '/usr/bin/unshare',
+    '-m',
+    '--propagation',
+    'private',
+    '--',
+    '/usr/bin/sh',
+    '-c',
+    `/usr/bin/mount -t tmpfs none '${ROOT}' && cd / && exec "$0" "$@"`,
+    ...cmd,
+  ]
+}
+const canHideSource =
+  Bun.spawnSync(['/usr/bin/unshare', '-m', '--propagation', 'private', '--', '/usr/bin/sh', '-c', `/usr/bin/mount -t tmpfs none '${ROOT}'`]).exitCode === 0
+
 /** `bun src/main.ts <args>` with the given env; resolves with exit code and output. */
 export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = spawn([process.execPath, 'src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' })
