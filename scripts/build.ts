@@ -31,6 +31,8 @@ export const EXTRA_ENTRYPOINTS: string[] = [
   'src/webhooks/worker.ts',
   // The WAL checkpointer thread; src/db/sqlite/checkpointer.ts finds it inside the binary.
   'src/db/sqlite/checkpoint-worker.ts',
+  // The log writer thread; src/log-thread.ts finds it inside the binary.
+  'src/log-writer-worker.ts',
 ]
 
 const targets: [string, string | null][] = [[join(outdir, 'mlc'), null]]

@@ -1,3 +1,5 @@
+import { createThreadedSink, type LogSink } from './log-thread'
+
 /**
  * Structured logging: one JSON object per line on stdout (or a readable line with
  * MLC_LOG_FORMAT=pretty). Secrets never reach a log line: callers log paths through `redactUrl`.
@@ -92,28 +94,37 @@ export const ACCESS_LOG_MSG = 'request'
 
 /**
  * Creates a logger. With `write`, each line goes straight to it (tests). By default lines go to
- * stdout through a buffered writer (see createBufferedWriter): access-log lines in batches, every
- * other line at once.
+ * stdout: access-log lines in batches (createBufferedWriter) written by a thread of their own
+ * (`sink`, src/log-thread.ts), every other line at once.
  */
-export function createLogger(opts: { level?: LogLevel; format?: string; write?: (line: string) => void; flushMs?: number } = {}): Logger {
+export function createLogger(opts: { level?: LogLevel; format?: string; write?: (line: string) => void; flushMs?: number; sink?: LogSink } = {}): Logger {
   const min = RANK[opts.level ?? 'info']
   const pretty = opts.format === 'pretty'
-  // console.log with one string argument prints it as is (no format substitution) and is flushed
-  // before exit. process.stdout.write would build Node's stream machinery on first use: ~20 ms of
-  // every start.
-  const buffered = opts.write ? null : createBufferedWriter((chunk) => console.log(chunk), { flushMs: opts.flushMs })
-  if (buffered) flushOnExit(buffered.flush)
-  const write = opts.write ?? ((line: string) => buffered?.write(line))
+  // Access-log batches go to the writer thread (src/log-thread.ts); every other line is printed
+  // here, once the thread has written what came before it.
+  const sink = opts.write
+    ? null
+    : (opts.sink ?? createThreadedSink({ onFallback: (why) => log('warn', 'access log written on the request thread', { reason: why }) }))
+  const buffered = sink ? createBufferedWriter((chunk) => sink.post(chunk), { flushMs: opts.flushMs }) : null
+  const flush = () => {
+    buffered?.flush()
+    sink?.drain()
+  }
+  if (sink) flushOnExit(flush)
+  const write = (line: string, access: boolean) => {
+    if (opts.write) return opts.write(line)
+    if (access) return buffered?.write(line)
+    // Start-up, shutdown, warnings and errors go out at once, after the batch queued before them.
+    buffered?.flush()
+    sink?.writeNow(line)
+  }
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < min) return
     const time = new Date().toISOString()
     const line = pretty
       ? `${time} ${level.toUpperCase().padEnd(5)} ${msg} ${(fields ? Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`) : []).join(' ')}`.trimEnd()
       : JSON.stringify({ time, level, msg, ...fields })
-    write(line)
-    // Access-log lines are many and small: they go out in batches. Every other line (start-up,
-    // shutdown, warnings, errors) goes out at once, after the batch queued before it.
-    if (buffered && msg !== ACCESS_LOG_MSG) buffered.flush()
+    write(line, msg === ACCESS_LOG_MSG)
   }
   // The line's time as ISO text, made once per millisecond: at tens of thousands of requests a
   // second most lines share it (toISOString is ~0.3 us of a ~20 us request).
@@ -131,6 +142,7 @@ export function createLogger(opts: { level?: LogLevel; format?: string; write?: 
     // this runs for every request. Strings that may hold anything go through JSON.stringify.
     write(
       `{"time":"${iso}","level":"info","msg":"request","request_id":${JSON.stringify(f.request_id)},"method":${JSON.stringify(f.method)},"path":${JSON.stringify(f.path)},"status":${f.status},"duration_ms":${f.duration_ms},"token_id":${f.token_id},"ip":${JSON.stringify(f.ip)}}`,
+      true,
     )
   }
   return {
@@ -141,7 +153,7 @@ export function createLogger(opts: { level?: LogLevel; format?: string; write?: 
     info: (m, f) => log('info', m, f),
     warn: (m, f) => log('warn', m, f),
     error: (m, f) => log('error', m, f),
-    flush: () => buffered?.flush(),
+    flush,
   }
 }
 

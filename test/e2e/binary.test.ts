@@ -6,7 +6,7 @@ import { spawnSync } from 'bun'
 import { Webhook } from 'standardwebhooks'
 import { freshPostgresDatabase, TEST_DATABASE_URL, type TestDatabase } from '../db/postgres/harness'
 import { tempDir } from '../helpers'
-import { startServerProcess } from './server'
+import { startServerProcess, withoutSourceTree } from './server'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 const dir = tempDir('mlc-bin-')
@@ -43,7 +43,7 @@ describe('dist/mlc', () => {
 
   test('serves /healthz and whoami with a token from its own CLI', async () => {
     const data = join(dir, 'data')
-    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env: emptyEnv })
+    const server = await startServerProcess(data, { cmd: withoutSourceTree([bin, 'serve']), env: emptyEnv })
     try {
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
       const created = spawnSync([bin, 'token', 'create', '--site', '1', '--scopes', 'read', '--json', '--data-dir', data], { env: emptyEnv, cwd: dir })
@@ -52,6 +52,10 @@ describe('dist/mlc', () => {
       const who = await fetch(`${server.url}/v1/api.ashx?resource=whoami`, { headers: { authorization: `Bearer ${token}` } })
       expect(who.status).toBe(200)
       expect(((await who.json()) as any).data.scopes).toEqual(['read'])
+      // The access log is written by its own thread, which the binary carries (src/log-thread.ts).
+      await server.stop()
+      expect(server.output()).toContain(`"request_id":"${who.headers.get('x-mlc-request-id')}"`)
+      expect(server.output()).not.toContain('access log written on the request thread')
     } finally {
       await server.stop()
     }
@@ -59,7 +63,10 @@ describe('dist/mlc', () => {
 
   test('serves the visitor SDK, the widget and /demo embedded in the binary (no sdk/dist beside it)', async () => {
     // Site 1 is a public demo, so /demo answers without signing in; other sites still need a session.
-    const server = await startServerProcess(join(dir, 'data-assets'), { cmd: [bin, 'serve'], env: { ...emptyEnv, MLC_DEMO_PUBLIC_SITE: '1' } })
+    const server = await startServerProcess(join(dir, 'data-assets'), {
+      cmd: withoutSourceTree([bin, 'serve']),
+      env: { ...emptyEnv, MLC_DEMO_PUBLIC_SITE: '1' },
+    })
     try {
       for (const name of ['mlc-visitor-sdk.js', 'mlc-widget.js']) {
         const res = await fetch(`${server.url}/assets/js/${name}`)
@@ -80,7 +87,7 @@ describe('dist/mlc', () => {
 
   test('is ready (worker thread inside), serves OpenAPI and the dashboard, answers its own healthcheck, backs up while serving', async () => {
     const data = join(dir, 'data-ops')
-    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env: emptyEnv })
+    const server = await startServerProcess(data, { cmd: withoutSourceTree([bin, 'serve']), env: emptyEnv })
     try {
       let ready = 0
       for (let i = 0; i < 100 && ready !== 200; i++) {
@@ -88,6 +95,9 @@ describe('dist/mlc', () => {
         if (ready !== 200) await Bun.sleep(50)
       }
       expect(ready).toBe(200)
+      // Every worker thread came from inside the binary (its source tree is hidden from it).
+      expect(server.output()).not.toContain('checkpoint thread unavailable')
+      expect(server.output()).not.toContain('worker crashed')
       const doc = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as { paths: Record<string, unknown> }
       expect(Object.keys(doc.paths)).toContain('/v1/tags')
       // The reference page's script comes from the binary itself (Scalar's npm bundle), not a CDN.
@@ -126,7 +136,7 @@ describe('dist/mlc', () => {
         return new Response('ok')
       },
     })
-    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env: { ...emptyEnv, MLC_WEBHOOK_ALLOW_PRIVATE: '1' } })
+    const server = await startServerProcess(data, { cmd: withoutSourceTree([bin, 'serve']), env: { ...emptyEnv, MLC_WEBHOOK_ALLOW_PRIVATE: '1' } })
     try {
       const created = spawnSync([bin, 'token', 'create', '--site', '1', '--scopes', 'read,write', '--json', '--data-dir', data], { env: emptyEnv, cwd: dir })
       const { token } = JSON.parse(created.stdout.toString())
@@ -177,7 +187,7 @@ describe.skipIf(!TEST_DATABASE_URL)('dist/mlc on PostgreSQL', () => {
         return new Response('ok')
       },
     })
-    const server = await startServerProcess(data, { cmd: [bin, 'serve'], env })
+    const server = await startServerProcess(data, { cmd: withoutSourceTree([bin, 'serve']), env })
     try {
       expect(server.output()).toContain('"engine":"postgres"')
       const created = cli('token', 'create', '--site', '1', '--scopes', 'read,write', '--json')
