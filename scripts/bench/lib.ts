@@ -34,11 +34,11 @@ export interface SectionResult {
 }
 
 /** Waits until `url` answers 200, or throws after `ms`. */
-export async function waitUp(url: string, ms = 15_000): Promise<void> {
+export async function waitUp(url: string, ms = 15_000, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
     try {
-      if ((await fetch(url)).ok) return
+      if ((await fetch(url, { headers })).ok) return
     } catch {}
     if (Date.now() > deadline) throw new Error(`${url} did not come up`)
     await Bun.sleep(50)
@@ -117,6 +117,28 @@ export async function startBaseline(body: string, headers: Record<string, string
     async stop() {
       proc.kill()
       await proc.exited
+    },
+  }
+}
+
+/**
+ * Starts scripts/bench/contract-floor.ts (a child process): GET tags' bytes and headers with the
+ * least per-request work the contract asks for, by hand. Its log goes to a file, as mlc's does.
+ */
+export async function startContractFloor(token: string, dataJson: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'mlc-bench-floor-'))
+  const logFd = openSync(join(dir, 'stdout.log'), 'a')
+  const proc = spawn([process.execPath, join(ROOT, 'scripts/bench/contract-floor.ts'), String(port), token, dataJson], { stdout: logFd, stderr: 'inherit' })
+  closeSync(logFd)
+  const url = `http://127.0.0.1:${port}`
+  await waitUp(url, 15_000, { authorization: `Bearer ${token}` })
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM')
+      await proc.exited
+      rmSync(dir, { recursive: true, force: true })
     },
   }
 }
