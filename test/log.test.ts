@@ -117,6 +117,34 @@ describe('the default logger on stdout', () => {
   })
 })
 
+describe('the default logger with its writer thread running', () => {
+  test('10,000 request lines and an exit: every line is out, in order, after the start-up line', async () => {
+    const proc = Bun.spawn(
+      [
+        process.execPath,
+        '-e',
+        `
+        import { createLogger } from './src/log'
+        const log = createLogger({ flushMs: 60000 })
+        log.info('listening')
+        const line = (n) => ({ request_id: String(n), method: 'GET', path: '/v1/tags', status: 200, duration_ms: 0.1, token_id: 1, ip: '127.0.0.1' })
+        for (let n = 0; n < 5000; n++) log.access(line(n))
+        await Bun.sleep(300)
+        for (let n = 5000; n < 10000; n++) log.access(line(n))
+        process.exit(0)
+      `,
+      ],
+      { cwd: new URL('..', import.meta.url).pathname, stdout: 'pipe', stderr: 'pipe' },
+    )
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(0)
+    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    expect(lines[0].msg).toBe('listening')
+    expect(lines.slice(1).map((l) => l.request_id)).toEqual(Array.from({ length: 10000 }, (_, n) => String(n)))
+    expect(out).not.toContain('access log written on the request thread')
+  })
+})
+
 describe('logger.access', () => {
   test('writes exactly the line info("request", fields) writes, for awkward values too', () => {
     const cases = [
