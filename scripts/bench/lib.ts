@@ -34,11 +34,11 @@ export interface SectionResult {
 }
 
 /** Waits until `url` answers 200, or throws after `ms`. */
-export async function waitUp(url: string, ms = 15_000, headers: Record<string, string> = {}): Promise<void> {
+export async function waitUp(url: string, ms = 15_000, init: RequestInit = {}): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
     try {
-      if ((await fetch(url, { headers })).ok) return
+      if ((await fetch(url, init)).ok) return
     } catch {}
     if (Date.now() > deadline) throw new Error(`${url} did not come up`)
     await Bun.sleep(50)
@@ -122,25 +122,47 @@ export async function startBaseline(body: string, headers: Record<string, string
 }
 
 /**
- * Starts scripts/bench/contract-floor.ts (a child process): GET tags' bytes and headers with the
- * least per-request work the contract asks for, by hand. Its log goes to a file, as mlc's does.
+ * Starts a contract floor (a child process): `script` (scripts/bench/contract-floor.ts for GET
+ * tags, track-floor.ts for POST track) answering what mlc answers with the least per-request work
+ * the contract asks for, by hand. `args` follow the port; `dir` is a temp folder of its own (the
+ * track floor's database), and its log goes to a file there, as mlc's does.
  */
-export async function startContractFloor(token: string, dataJson: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startFloor(
+  script: string,
+  token: string,
+  args: (dir: string) => string[],
+  probe: RequestInit & { path: string },
+): Promise<{ url: string; stop(): Promise<void> }> {
   const port = freePort()
   const dir = mkdtempSync(join(tmpdir(), 'mlc-bench-floor-'))
   const logFd = openSync(join(dir, 'stdout.log'), 'a')
-  const proc = spawn([process.execPath, join(ROOT, 'scripts/bench/contract-floor.ts'), String(port), token, dataJson], { stdout: logFd, stderr: 'inherit' })
+  const proc = spawn([process.execPath, join(ROOT, 'scripts/bench', script), String(port), token, ...args(dir)], { stdout: logFd, stderr: 'inherit' })
   closeSync(logFd)
   const url = `http://127.0.0.1:${port}`
-  await waitUp(url, 15_000, { authorization: `Bearer ${token}` })
-  return {
-    url,
-    async stop() {
-      proc.kill('SIGTERM')
-      await proc.exited
-      rmSync(dir, { recursive: true, force: true })
-    },
+  const stop = async () => {
+    proc.kill('SIGTERM')
+    await proc.exited
+    rmSync(dir, { recursive: true, force: true })
   }
+  const { path, ...init } = probe
+  await waitUp(`${url}${path}`, 15_000, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } }).catch(
+    async (err) => {
+      await stop()
+      throw err
+    },
+  )
+  return { url, stop }
+}
+
+/** The GET tags floor (scripts/bench/contract-floor.ts) answering `dataJson` as the tags. */
+export function startContractFloor(token: string, dataJson: string): Promise<{ url: string; stop(): Promise<void> }> {
+  return startFloor('contract-floor.ts', token, () => [dataJson], { path: '/v1/tags' })
+}
+
+/** The POST track floor (scripts/bench/track-floor.ts) on a database of its own. */
+export function startTrackFloor(token: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const probe = JSON.stringify({ key: 'u_probe', name: 'probe', event_id: 'probe' })
+  return startFloor('track-floor.ts', token, (dir) => [dir], { path: '/v1/track', method: 'POST', body: probe })
 }
 
 /** `part` as a percentage of `whole`, rounded. */
