@@ -138,7 +138,10 @@ describe('the default logger with its writer thread running', () => {
     )
     const out = await new Response(proc.stdout).text()
     expect(await proc.exited).toBe(0)
-    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const lines = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     expect(lines[0].msg).toBe('listening')
     expect(lines.slice(1).map((l) => l.request_id)).toEqual(Array.from({ length: 10000 }, (_, n) => String(n)))
     expect(out).not.toContain('access log written on the request thread')

@@ -79,7 +79,7 @@ export async function benchApi(seconds: number): Promise<SectionResult> {
         whoami: (i) => counted(load('mlc GET /v1/whoami', `${other.url}/v1/whoami`, { seconds: s, headers: auth(otherTokens, i * 2 + 1) })),
       },
       (r) => r.requestsPerSec,
-    ).finally(() => Promise.all([baseline.stop(), floor.stop()]))
+    ).finally(() => Promise.all([baseline.stop(), floor.stop()]).then(() => {}))
     stopped = true
     const requestLines = (await mlc.stop()).requestLines + (await other.stop()).requestLines
     await quiet.stop()

@@ -74,7 +74,7 @@ function commitGroup() {
     }
   })
   commit.run()
-  jobs.forEach((j, i) => j.done(stored[i] as Stored))
+  for (let i = 0; i < jobs.length; i++) jobs[i]?.done(stored[i] as Stored)
 }
 
 const EXPOSE =
