@@ -91,6 +91,14 @@ function flushOnExit(flush: () => void): void {
 
 /** The message of access-log lines (one per request and per WebSocket upgrade). */
 export const ACCESS_LOG_MSG = 'request'
+/** The message of the line logged for each webhook delivery attempt. */
+export const WEBHOOK_ATTEMPT_MSG = 'webhook attempt'
+/**
+ * Lines that come one per request or per delivery attempt: written in batches. Every other line
+ * is rare and goes out at once; one per delivery would make the request thread wait for the
+ * writer thread thousands of times a second while the webhook worker is busy.
+ */
+const BATCHED_MSGS = new Set([ACCESS_LOG_MSG, WEBHOOK_ATTEMPT_MSG])
 
 /**
  * Creates a logger. With `write`, each line goes straight to it (tests). By default lines go to
@@ -111,9 +119,9 @@ export function createLogger(opts: { level?: LogLevel; format?: string; write?: 
     sink?.drain()
   }
   if (sink) flushOnExit(flush)
-  const write = (line: string, access: boolean) => {
+  const write = (line: string, batched: boolean) => {
     if (opts.write) return opts.write(line)
-    if (access) return buffered?.write(line)
+    if (batched) return buffered?.write(line)
     // Start-up, shutdown, warnings and errors go out at once, after the batch queued before them.
     buffered?.flush()
     sink?.writeNow(line)
@@ -124,7 +132,7 @@ export function createLogger(opts: { level?: LogLevel; format?: string; write?: 
     const line = pretty
       ? `${time} ${level.toUpperCase().padEnd(5)} ${msg} ${(fields ? Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`) : []).join(' ')}`.trimEnd()
       : JSON.stringify({ time, level, msg, ...fields })
-    write(line, msg === ACCESS_LOG_MSG)
+    write(line, BATCHED_MSGS.has(msg))
   }
   // The line's time as ISO text, made once per millisecond: at tens of thousands of requests a
   // second most lines share it (toISOString is ~0.3 us of a ~20 us request).

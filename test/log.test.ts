@@ -117,6 +117,24 @@ describe('the default logger on stdout', () => {
   })
 })
 
+describe('which lines wait for a batch', () => {
+  test('request and webhook attempt lines wait; any other line sends them first and goes out at once', () => {
+    const calls: string[] = []
+    const log = createLogger({
+      flushMs: 60_000,
+      sink: { post: (chunk) => calls.push(`batch ${chunk}`), drain: () => calls.push('drain'), writeNow: (line) => calls.push(`now ${JSON.parse(line).msg}`) },
+    })
+    log.access({ request_id: 'a', method: 'GET', path: '/', status: 200, duration_ms: 1, token_id: null, ip: '::1' })
+    log.info('webhook attempt', { result: 'success' })
+    log.info('request', { n: 2 })
+    expect(calls).toEqual([])
+    log.warn('slow')
+    expect(calls).toHaveLength(2)
+    expect(calls[0]?.split('\n').map((l) => JSON.parse(l.replace(/^batch /, '')).msg)).toEqual(['request', 'webhook attempt', 'request'])
+    expect(calls[1]).toBe('now slow')
+  })
+})
+
 describe('the default logger with its writer thread running', () => {
   test('10,000 request lines and an exit: every line is out, in order, after the start-up line', async () => {
     const proc = Bun.spawn(

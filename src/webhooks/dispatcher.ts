@@ -6,7 +6,7 @@
 import { type Clock, systemClock } from '../clock'
 import type { Config } from '../config'
 import type { Repositories, Store } from '../db/store'
-import type { Logger } from '../log'
+import { type Logger, WEBHOOK_ATTEMPT_MSG } from '../log'
 import { workerEntry } from '../worker-entry'
 import type { AttemptSummary, FromWorker, ToWorker, WorkerSettings } from './protocol'
 
@@ -179,7 +179,7 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): WebhookDi
         case 'attempts':
           for (const a of msg.attempts) {
             opts.metrics?.webhookDeliveries.inc([a.result])
-            logger.info('webhook attempt', { result: a.result, ...a.fields })
+            logger.info(WEBHOOK_ATTEMPT_MSG, { result: a.result, ...a.fields })
           }
           return
         case 'stopped':
