@@ -63,39 +63,20 @@ export async function benchTrack(seconds: number): Promise<SectionResult> {
         // Per second of wrk's run: every stored event was answered (durable before the response).
         return { result, perSec: Math.round((stored() - before) / s) }
       }
+      // For servers that answer only what they stored (or store nothing): events/s are answers/s.
+      const answered = async (label: string, url: string, body: string, headers: Record<string, string>) => {
+        const result = await load(label, url, { seconds: s, method: 'POST', body, headers })
+        return { result, perSec: result.requestsPerSec }
+      }
       const { median, all } = await interleaved(
         ROUNDS,
         {
-          base: async () => {
-            // The same requests as mlc gets (fresh ids written by wrk), so the load generator does
-            // the same work for both on the shared cores.
-            const result = await load('bare Bun.serve (same requests, same bytes)', baseline.url, {
-              seconds: s,
-              method: 'POST',
-              body: event,
-              headers: headers(0),
-            })
-            return { result, perSec: result.requestsPerSec }
-          },
+          // The same requests as mlc gets (fresh ids written by wrk), so the load generator does
+          // the same work for both on the shared cores.
+          base: () => answered('bare Bun.serve (same requests, same bytes)', baseline.url, event, headers(0)),
           // The floor answers after its COMMIT too: every answered request is a stored event.
-          floorFresh: async () => {
-            const result = await load('contract floor (scripts/bench/track-floor.ts): new visitor + event', `${floor.url}/v1/track`, {
-              seconds: s,
-              method: 'POST',
-              body: event,
-              headers: floorHeaders,
-            })
-            return { result, perSec: result.requestsPerSec }
-          },
-          floorHot: async () => {
-            const result = await load('contract floor: returning visitor', `${floor.url}/v1/track`, {
-              seconds: s,
-              method: 'POST',
-              body: hotEvent,
-              headers: floorHeaders,
-            })
-            return { result, perSec: result.requestsPerSec }
-          },
+          floorFresh: () => answered('contract floor (scripts/bench/track-floor.ts): new visitor + event', `${floor.url}/v1/track`, event, floorHeaders),
+          floorHot: () => answered('contract floor: returning visitor', `${floor.url}/v1/track`, hotEvent, floorHeaders),
           fresh: (i) => run('mlc POST /v1/track: new visitor + event', event, i * 2),
           // One returning visitor: every event re-evaluates segments against its growing history.
           hot: (i) => run('mlc POST /v1/track: returning visitor', hotEvent, i * 2 + 1),
