@@ -897,24 +897,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown or revoked token. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description Rate limited; see Retry-After. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
             /** @description Storage temporarily unavailable. */
             503: {
                 headers: {

@@ -84,8 +84,13 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
  * status it can answer. Every authenticated route can answer 401 and 429.
  */
 export function responses<S extends Record<number, TSchema>>(success: S, errors: number[] = []) {
+  return publicResponses(success, [...errors, 401, 429])
+}
+
+/** As `responses`, for a route that needs no credential and takes from no bucket (no 401, no 429). */
+export function publicResponses<S extends Record<number, TSchema>>(success: S, errors: number[] = []) {
   const out: Record<number, TSchema> = { ...success }
-  for (const status of new Set([...errors, 401, 429])) out[status] = errorSchema(status)
+  for (const status of new Set(errors)) out[status] = errorSchema(status)
   return out as S
 }
 

@@ -118,6 +118,11 @@ describe('the served document', () => {
     expect(doc.paths['/v1/widget/sessions'].post.security).toEqual([{ siteKey: [] }])
   })
 
+  test('a route that needs no credential and takes from no bucket documents no 401 or 429', () => {
+    expect(Object.keys(doc.paths['/readyz'].get.responses).sort()).toEqual(['200', '503'])
+    for (const status of ['401', '429']) expect(doc.paths['/v1/tags'].get.responses[status]).toBeDefined()
+  })
+
   test('every route is documented with at least the statuses it declares', () => {
     const problems: string[] = []
     let routes = 0

@@ -9,7 +9,7 @@ import type { Config } from '../../config'
 import { describeProbeFailure, type ProbeFailure } from '../../db/probe'
 import type { Store } from '../../db/store'
 import { UnauthorizedError, UnavailableError } from '../../errors'
-import { Envelope, ok, ResponseInteger, responses } from '../../http/envelope'
+import { Envelope, ok, publicResponses, ResponseInteger } from '../../http/envelope'
 import type { Logger } from '../../log'
 import type { PlatformMetrics } from '../../metrics/platform'
 import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/registry'
@@ -106,7 +106,7 @@ export function readyzModule(deps: { store: Store; clock: Clock; logger: Logger;
       })
     },
     {
-      response: responses({ 200: Envelope(Readiness) }, [503]),
+      response: publicResponses({ 200: Envelope(Readiness) }, [503]),
       detail: {
         tags: ['system'],
         summary: 'Readiness',
