@@ -13,6 +13,9 @@
 import { workerEntry } from './worker-entry'
 import { writeAll } from './write-all'
 
+/** Batches (of up to 256 lines) kept for a thread that is still loading before they are written here. */
+const MAX_HELD = 64
+
 export interface LogSink {
   /** Queues a chunk (lines joined by newlines, without the last one) for the thread. */
   post(chunk: string): void
@@ -120,7 +123,11 @@ export function createThreadedSink(opts: SinkOptions = {}): LogSink {
       const w = thread()
       if (!w) return print(chunk)
       if (ready) send(w, chunk)
-      else held.push(chunk)
+      else {
+        held.push(chunk)
+        // A thread that never loads, nor fails, would hold lines without end: they go out here.
+        if (held.length > MAX_HELD) for (const c of held.splice(0)) print(c)
+      }
     },
     drain,
     writeNow(chunk) {

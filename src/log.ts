@@ -1,9 +1,9 @@
-import { createThreadedSink, type LogSink } from './log-thread'
-
 /**
  * Structured logging: one JSON object per line on stdout (or a readable line with
  * MLC_LOG_FORMAT=pretty). Secrets never reach a log line: callers log paths through `redactUrl`.
  */
+import { createThreadedSink, type LogSink } from './log-thread'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 

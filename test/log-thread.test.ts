@@ -67,6 +67,14 @@ describe('the log writer thread', () => {
     out.close()
   })
 
+  test('a thread that never loads nor fails: held batches go out here once there are too many', () => {
+    const out = target()
+    const { sink } = sinkWith({ fd: out.fd, startThread: () => new Worker(`data:text/javascript,${encodeURIComponent('setInterval(() => {}, 1000)')}`) })
+    for (let i = 0; i < 65; i++) sink.post(`b${i}`)
+    expect(out.lines()).toEqual(Array.from({ length: 65 }, (_, i) => `b${i}`))
+    out.close()
+  })
+
   test('no thread is started until there is a batch to write', () => {
     const out = target()
     let started = 0
