@@ -186,27 +186,12 @@ describe('logger.access', () => {
   })
 
   test('is dropped below info, and written in the readable form with MLC_LOG_FORMAT=pretty', () => {
+    const fields = { request_id: 'x', method: 'GET', path: '/', status: 200, duration_ms: 1, token_id: null, ip: '1.2.3.4' }
     const quiet: string[] = []
-    createLogger({ level: 'warn', write: (l) => quiet.push(l) }).access({
-      request_id: 'x',
-      method: 'GET',
-      path: '/',
-      status: 200,
-      duration_ms: 1,
-      token_id: null,
-      ip: '1.2.3.4',
-    })
+    createLogger({ level: 'warn', write: (l) => quiet.push(l) }).access(fields)
     expect(quiet).toEqual([])
     const pretty: string[] = []
-    createLogger({ format: 'pretty', write: (l) => pretty.push(l) }).access({
-      request_id: 'x',
-      method: 'GET',
-      path: '/',
-      status: 200,
-      duration_ms: 1,
-      token_id: null,
-      ip: '1.2.3.4',
-    })
+    createLogger({ format: 'pretty', write: (l) => pretty.push(l) }).access(fields)
     expect(pretty[0]).toContain('INFO  request request_id=x method=GET path=/ status=200')
   })
 })
